@@ -1,0 +1,65 @@
+/* The backend contract: one table of operations per pool type, plus the
+ * capability flags the planner asks (it never asks pool types).
+ *
+ * Every operation is idempotent: called again after a crash at any point it
+ * finishes the job or finds it done. Creation is atomic where the storage
+ * allows (temporary name, then rename), so no half-made volume ever carries
+ * its final name. Operations never print; they return -1 and fill *err. */
+#pragma once
+#include "observed.h"
+#include "runner.h"
+
+enum {
+    PK_CAP_BUILD        = 1 << 0,  /* build: mkdir / mkfs / label / vgcreate */
+    PK_CAP_START        = 1 << 1,  /* start/stop mean something (mount, activate) */
+    PK_CAP_DELETE_POOL  = 1 << 2,
+    PK_CAP_CREATE_VOL   = 1 << 3,
+    PK_CAP_RESIZE_VOL   = 1 << 4,  /* grow */
+    PK_CAP_SHRINK_VOL   = 1 << 5,
+    PK_CAP_UPDATE_VOL   = 1 << 6,  /* owner/group/mode/label */
+    PK_CAP_DELETE_VOL   = 1 << 7,
+    PK_CAP_IMAGE_FORMATS = 1 << 8, /* volumes carry qemu image formats */
+    PK_CAP_BACKING      = 1 << 9,  /* volumes may have a backing store */
+};
+
+/* Context handed to every operation. */
+typedef struct pk_bctx {
+    const char *secrets_dir;  /* design.md §5 */
+    const char *root_prefix;  /* tests: prepended to nothing yet; reserved */
+    bool allow_format;        /* policy: may build over existing data/signatures */
+    bool allow_shrink;
+    void *priv;               /* backend connection cache (rados, glfs ...) */
+} pk_bctx;
+
+typedef struct pk_backend {
+    pk_pool_type type;
+    unsigned caps;
+    /* Must be non-NULL. Fills state/capacity/identity; on failure returns -1
+     * and the caller records the pool as unobservable (never absent). */
+    int (*observe_pool)(pk_bctx *c, const pk_pool *def, pk_obs_pool *out, pk_err **err);
+    /* Must be non-NULL. Lists volumes of a RUNNING pool into out->vols. */
+    int (*observe_vols)(pk_bctx *c, const pk_pool *def, pk_obs_pool *out, pk_err **err);
+    int (*build)(pk_bctx *c, const pk_pool *def, pk_err **err);
+    int (*start)(pk_bctx *c, const pk_pool *def, pk_err **err);
+    int (*stop)(pk_bctx *c, const pk_pool *def, pk_err **err);
+    /* Removes the pool's storage; must refuse if anything not listed in
+     * `owned_vols` (names) remains in it. */
+    int (*delete_pool)(pk_bctx *c, const pk_pool *def, char *const *owned_vols, pk_err **err);
+    /* Creates the volume atomically; fills *out with the observed result. */
+    int (*create_vol)(pk_bctx *c, const pk_pool *def, const pk_vol *vol, pk_obs_vol *out, pk_err **err);
+    int (*resize_vol)(pk_bctx *c, const pk_pool *def, const pk_vol *vol, const pk_obs_vol *cur,
+                      uint64_t new_capacity, pk_obs_vol *out, pk_err **err);
+    int (*update_vol)(pk_bctx *c, const pk_pool *def, const pk_vol *vol, const pk_obs_vol *cur,
+                      pk_obs_vol *out, pk_err **err);
+    /* Deletes exactly the object observed as `cur` (identity checked right
+     * before acting, so a replaced file is never removed). */
+    int (*delete_vol)(pk_bctx *c, const pk_pool *def, const pk_obs_vol *cur, pk_err **err);
+    void (*close)(pk_bctx *c);   /* drop connections in c->priv */
+} pk_backend;
+
+/* The backend for a pool type; NULL when this build has none (the caller
+ * reports "pool type X is not supported by this build"). */
+const pk_backend *pk_backend_for(pk_pool_type t);
+/* Observe one desired pool (pool and, if running, its volumes). Never fails:
+ * errors land in out->error. */
+void pk_backend_observe(pk_bctx *c, const pk_pool *def, pk_obs_pool *out);
