@@ -4,33 +4,18 @@
 #include <getopt.h>
 #include <libxml/parser.h>
 
-static const pk_command commands[] = {
-    {
-        "validate", "[--pool POOL.xml] [PATH...]",
-        "parse and check pool/volume XML files, directories or a desired repo",
-        "Checks every file given (directories are walked for *.xml) with libvirt's\n"
-        "rules and prints one line per problem: FILE:LINE: error: MESSAGE.\n"
-        "All problems are reported, not only the first.\n"
-        "\n"
-        "Options:\n"
-        "  --pool POOL.xml   volumes given are checked against this pool (a volume's\n"
-        "                    allowed formats and defaults depend on its pool's type)\n"
-        "\n"
-        "Exit status: 0 when everything is valid, 1 otherwise.\n",
-        pk_cmd_validate,
-    },
-    {
-        "format", "[--pool POOL.xml] [--in-place] FILE",
-        "print a pool or volume file in libvirt's canonical formatting",
-        "Prints FILE as `virsh pool-dumpxml --inactive` / `vol-dumpxml` would.\n"
-        "\n"
-        "Options:\n"
-        "  --pool POOL.xml   the pool a volume file belongs to (required for volumes)\n"
-        "  --in-place        rewrite FILE instead of printing it\n"
-        "\n"
-        "Exit status: 0 on success, 1 when the file is invalid.\n",
-        pk_cmd_format,
-    },
+/* Each command lives in its own cmd_*.c and is listed here once. */
+static const pk_command *const commands[] = {
+    &pk_command_validate,
+    &pk_command_format,
+    &pk_command_plan,
+    &pk_command_apply,
+    &pk_command_run,
+    &pk_command_status,
+    &pk_command_history,
+    &pk_command_dumpxml,
+    &pk_command_adopt,
+    &pk_command_config,
 };
 
 static const char common_help[] =
@@ -48,7 +33,7 @@ static const char common_help[] =
 const pk_command *pk_cli_find(const char *name)
 {
     for (size_t i = 0; i < PK_NELEM(commands); i++)
-        if (pk_streq(commands[i].name, name)) return &commands[i];
+        if (pk_streq(commands[i]->name, name)) return commands[i];
     return NULL;
 }
 
@@ -80,7 +65,7 @@ static void usage(FILE *f)
             "\n"
             "Commands:\n");
     for (size_t i = 0; i < PK_NELEM(commands); i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
     fprintf(f, "  %-10s %s\n", "help", "help on a command: poolkeeper help COMMAND");
     fprintf(f, "\n%s\nSee 'poolkeeper help COMMAND' for a command's own options.\n", common_help);
 }

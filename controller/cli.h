@@ -32,6 +32,9 @@ void pk_cli_report(const pk_err *errs);
 /* Print the help of one command to f. */
 void pk_cli_print_help(FILE *f, const pk_command *cmd);
 
-/* The commands (cmd_*.c). */
-int pk_cmd_validate(const pk_cli_opts *o, int argc, char **argv);
-int pk_cmd_format(const pk_cli_opts *o, int argc, char **argv);
+/* The commands, each defined in its cmd_*.c. */
+extern const pk_command pk_command_validate, pk_command_format;   /* cmd_xml.c */
+extern const pk_command pk_command_plan, pk_command_apply, pk_command_run,
+    pk_command_dumpxml, pk_command_adopt;                           /* cmd_engine.c */
+extern const pk_command pk_command_status, pk_command_history;     /* cmd_status.c */
+extern const pk_command pk_command_config;                         /* cmd_config.c */

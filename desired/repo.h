@@ -1,0 +1,20 @@
+/* Loading the desired state from a git repository (libgit2) or its work tree
+ * (design.md §2). Fail closed: any error anywhere yields no desired set. */
+#pragma once
+#include "desired.h"
+
+typedef struct pk_repo_opts {
+    const char *path;         /* local repository or work tree (NULL if remote) */
+    const char *remote;       /* URL cloned/fetched into cache_dir */
+    const char *branch;       /* NULL: HEAD (local) / "main" (remote) */
+    const char *subdir;       /* may contain %H (short host name) */
+    const char *ref;          /* any rev: commit, tag, branch; overrides branch */
+    bool worktree;            /* read files on disk, not a commit */
+    const char *cache_dir;    /* where remotes are cloned (state dir) */
+} pk_repo_opts;
+
+/* Load and check everything. All problems (every file, every cross-object
+ * check) are appended to *errs; NULL is returned if there was any. */
+pk_desired *pk_repo_load(const pk_repo_opts *o, pk_err **errs);
+/* True if `dir` looks like a desired repo root (has pools/ or is a git repo). */
+bool pk_repo_looks_like(const char *dir);
