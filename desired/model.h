@@ -173,6 +173,7 @@ typedef struct {
     pk_secret_ref *secrets; size_t n_secrets;  /* <secret type='passphrase' ...> */
     bool has_cipher; pk_cipher cipher;
     bool has_ivgen; char *ivgen_name, *ivgen_hash;
+    int engine;               /* 0 = not given, 1 = "qemu", 2 = "librbd" */
 } pk_encryption;
 
 typedef struct {
@@ -210,6 +211,7 @@ typedef struct pk_vol {
         uint64_t cluster_size; bool has_cluster_size;
         bool lazy_refcounts;
         bool extended_l2;
+        bool has_features;    /* <features> given, even empty (implies compat 1.1) */
     } target;
     pk_backing_store *backing;     /* NULL = none */
     /* where it came from */

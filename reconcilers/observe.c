@@ -1,0 +1,58 @@
+/* Observe desired pools; format observations as libvirt XML. */
+#include "observe.h"
+
+pk_observed *pk_observe_desired(pk_bctx *c, const pk_desired *d)
+{
+    pk_observed *o = PK_NEW(pk_observed);
+    o->pools = pk_calloc(d->n_pools ? d->n_pools : 1, sizeof(pk_obs_pool));
+    for (size_t i = 0; i < d->n_pools; i++) {
+        pk_obs_pool *p = &o->pools[o->n_pools++];
+        pk_backend_observe(c, d->pools[i].pool, p);
+        if (!p->name) p->name = pk_strdup(d->pools[i].pool->name);
+        p->type = d->pools[i].pool->type;
+    }
+    return o;
+}
+
+/* The model's formatter prints the struct it is given, so a live view is the
+ * desired definition with the observed numbers put in a shallow copy. */
+char *pk_dumpxml_pool(const pk_pool *def, const pk_obs_pool *obs)
+{
+    pk_pool live = *def;
+    if (obs) {
+        live.capacity = obs->capacity;
+        live.allocation = obs->allocation;
+        live.available = obs->available;
+    }
+    return pk_pool_format(&live);
+}
+
+char *pk_dumpxml_vol(const pk_pool *def, const pk_obs_vol *obs)
+{
+    pk_vol v = { 0 };
+    v.type = obs->type;
+    v.type_given = true;
+    v.name = obs->name;
+    v.key = obs->key ? obs->key : obs->path;
+    v.capacity = obs->capacity;
+    v.has_capacity = true;
+    v.allocation = obs->allocation;
+    v.has_allocation = true;
+    v.physical = obs->physical;
+    v.has_physical = obs->physical != 0;
+    v.target.path = obs->path;
+    v.target.format = obs->format;
+    v.target.perms = obs->perms;
+    v.target.atime = obs->atime;
+    v.target.mtime = obs->mtime;
+    v.target.ctime = obs->ctime;
+    v.target.btime = obs->btime;
+    pk_backing_store bs = { 0 };
+    if (obs->backing_path) {
+        bs.path = obs->backing_path;
+        bs.format = obs->backing_format;
+        bs.perms.mode = bs.perms.uid = bs.perms.gid = -1;
+        v.backing = &bs;
+    }
+    return pk_vol_format(def, &v);
+}
