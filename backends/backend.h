@@ -28,6 +28,9 @@ typedef struct pk_bctx {
     const char *root_prefix;  /* tests: prepended to nothing yet; reserved */
     bool allow_format;        /* policy: may build over existing data/signatures */
     bool allow_shrink;
+    /* Tests and benchmarks only: skip the fsyncs that make each operation
+     * durable before it returns (see dir.c). */
+    bool no_sync;
     void *priv;               /* backend connection cache (rados, glfs ...) */
 } pk_bctx;
 
@@ -63,3 +66,12 @@ const pk_backend *pk_backend_for(pk_pool_type t);
 /* Observe one desired pool (pool and, if running, its volumes). Never fails:
  * errors land in out->error. */
 void pk_backend_observe(pk_bctx *c, const pk_pool *def, pk_obs_pool *out);
+
+/* Tests: a process-global hook asked at named points inside operations
+ * ("vol.create.before-rename", ...). When it returns true the operation stops
+ * there with an error and without cleaning up, as if the process had died,
+ * so tests can check what a crash at that point leaves behind. */
+typedef bool (*pk_fault_hook)(const char *point, const char *object);
+void pk_backend_set_fault_hook(pk_fault_hook fn);
+/* For backends: true when the hook wants the operation to stop at `point`. */
+bool pk_backend_fault(const char *point, const char *object);

@@ -1,8 +1,530 @@
-/* placeholder: being written */
-#include "cli.h"
-static int todo(const pk_cli_opts *o PK_UNUSED, int argc PK_UNUSED, char **argv) { fprintf(stderr, "poolkeeper: %s: not implemented yet\n", argv[0]); return 1; }
-const pk_command pk_command_plan = { "plan", "", "(being written)", "", todo };
-const pk_command pk_command_apply = { "apply", "", "(being written)", "", todo };
-const pk_command pk_command_run = { "run", "", "(being written)", "", todo };
-const pk_command pk_command_dumpxml = { "dumpxml", "", "(being written)", "", todo };
-const pk_command pk_command_adopt = { "adopt", "", "(being written)", "", todo };
+/* plan, apply, run, dumpxml, adopt: the commands that observe storage. */
+#include "engine.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+static volatile int stop_requested;
+
+static void on_stop_signal(int sig PK_UNUSED)
+{
+    stop_requested = 1;
+}
+
+static void catch_stop_signals(void)
+{
+    struct sigaction sa = { 0 };
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static bool use_color(void)
+{
+    return isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+}
+
+static int fail_report(pk_err *errs)
+{
+    pk_cli_report(errs);
+    pk_err_free(errs);
+    return 1;
+}
+
+static size_t count_error_notes(const pk_plan *p)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->n_notes; i++) n += p->notes[i].error;
+    return n;
+}
+
+/* ---- saved plans ---- */
+
+static int write_plan_file(const char *path, const pk_plan *plan, const pk_engine *e, pk_err **err)
+{
+    if (!plan->commit)
+        return pk_fail(err, "a plan of the work tree (--worktree) cannot be saved: it names no commit to check at apply");
+    _cleanup_free_ char *body = pk_plan_format_json(plan, e->settings.state);
+    _cleanup_free_ char *fp = pk_engine_fingerprint(plan, e->observed);
+    pk_buf b = PK_BUF_INIT;
+    pk_buf_add(&b, "{\"format_version\":1,\"kind\":\"poolkeeper-saved-plan\",\"commit\":");
+    pk_buf_add_json_str(&b, plan->commit);
+    pk_buf_add(&b, ",\"fingerprint\":");
+    pk_buf_add_json_str(&b, fp);
+    pk_buf_add(&b, ",\"plan\":");
+    pk_buf_add(&b, body);
+    pk_buf_add(&b, "}\n");
+    _cleanup_free_ char *tmp = pk_asprintf("%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        pk_buf_free(&b);
+        return pk_fail_errno(err, errno, "cannot write plan file '%s'", tmp);
+    }
+    bool ok = write(fd, b.s, b.len) == (ssize_t)b.len && fsync(fd) == 0;
+    close(fd);
+    pk_buf_free(&b);
+    if (!ok || rename(tmp, path) < 0) {
+        unlink(tmp);
+        return pk_fail_errno(err, errno, "cannot write plan file '%s'", path);
+    }
+    return 0;
+}
+
+static int read_plan_file(const char *path, char **commit, char **fingerprint, pk_err **err)
+{
+    json_object *root = json_object_from_file(path);
+    if (!root) return pk_fail(err, "cannot read saved plan '%s': %s", path, json_util_get_last_err());
+    json_object *kind, *c, *f;
+    int rc = 0;
+    if (!json_object_object_get_ex(root, "kind", &kind) ||
+        !pk_streq(json_object_get_string(kind), "poolkeeper-saved-plan") ||
+        !json_object_object_get_ex(root, "commit", &c) || !json_object_object_get_ex(root, "fingerprint", &f))
+        rc = pk_fail(err, "'%s' is not a plan saved by 'poolkeeper plan --out'", path);
+    else {
+        *commit = pk_strdup(json_object_get_string(c));
+        *fingerprint = pk_strdup(json_object_get_string(f));
+    }
+    json_object_put(root);
+    return rc;
+}
+
+/* ---- plan ---- */
+
+static int cmd_plan(const pk_cli_opts *opts, int argc, char **argv)
+{
+    static const struct option lo[] = {
+        { "json", no_argument, NULL, 'j' },
+        { "out", required_argument, NULL, 'o' },
+        { "detailed-exitcode", no_argument, NULL, 'd' },
+        { "allow-mass-delete", no_argument, NULL, 'm' },
+        { NULL, 0, NULL, 0 },
+    };
+    bool json = false, detailed = false, mass = false;
+    const char *out = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        switch (c) {
+        case 'j': json = true; break;
+        case 'o': out = optarg; break;
+        case 'd': detailed = true; break;
+        case 'm': mass = true; break;
+        default: return 1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "poolkeeper: plan takes no arguments ('%s')\n", argv[optind]);
+        return 1;
+    }
+    pk_err *errs = NULL;
+    pk_engine e;
+    if (pk_engine_open(&e, opts, PK_ENGINE_TRY_WRITE, &errs) < 0) {
+        pk_engine_close(&e);
+        return fail_report(errs);
+    }
+    e.settings.policy.allow_mass_delete = mass;
+    if (pk_engine_observe(&e, 0, &errs) < 0) {
+        pk_engine_close(&e);
+        return fail_report(errs);
+    }
+    _cleanup_(pk_plan_freep) pk_plan *plan = pk_engine_plan(&e);
+    _cleanup_free_ char *text = json ? pk_plan_format_json(plan, e.settings.state)
+                                     : pk_plan_format_text(plan, e.settings.state, use_color());
+    fputs(text, stdout);
+    if (out && write_plan_file(out, plan, &e, &errs) < 0) {
+        pk_engine_close(&e);
+        return fail_report(errs);
+    }
+    if (out && !json) printf("\nSaved the plan to '%s': apply it with 'poolkeeper apply %s'.\n", out, out);
+    int rc = count_error_notes(plan) ? 1 : 0;
+    if (rc == 0 && detailed && (pk_plan_count_changes(plan) || pk_plan_count_blocked(plan))) rc = 2;
+    pk_engine_close(&e);
+    return rc;
+}
+
+/* ---- apply ---- */
+
+typedef struct {
+    bool quiet;
+    bool color;
+} progress_ctx;
+
+static void show_progress(const pk_action *a, size_t index PK_UNUSED, size_t total PK_UNUSED,
+                          const pk_err *error, void *opaque)
+{
+    progress_ctx *p = opaque;
+    if (p->quiet && !error) return;
+    const char *kind = pk_action_kind_to_string(a->kind);
+    if (error) {
+        _cleanup_free_ char *t = pk_err_str(error);
+        printf("  %sFAILED%s %-12s %s%s%s: %s\n", p->color ? "\033[31m" : "", p->color ? "\033[0m" : "", kind,
+               a->pool, a->vol ? "/" : "", a->vol ? a->vol : "", t);
+    } else {
+        printf("  done   %-12s %s%s%s\n", kind, a->pool, a->vol ? "/" : "", a->vol ? a->vol : "");
+    }
+}
+
+static bool confirm(size_t n)
+{
+    printf("\nApply these %zu action%s? Only 'yes' is accepted: ", n, n == 1 ? "" : "s");
+    fflush(stdout);
+    char line[64];
+    if (!fgets(line, sizeof line, stdin)) return false;
+    line[strcspn(line, "\r\n")] = '\0';
+    return pk_streq(line, "yes");
+}
+
+/* Plan and apply in one locked session. `saved` = a saved plan file to check. */
+static int apply_session(const pk_cli_opts *opts, const char *saved, bool yes, bool mass, bool quiet,
+                         bool json)
+{
+    pk_err *errs = NULL;
+    pk_engine e;
+    _cleanup_free_ char *saved_commit = NULL;
+    _cleanup_free_ char *saved_fp = NULL;
+    if (saved && read_plan_file(saved, &saved_commit, &saved_fp, &errs) < 0) return fail_report(errs);
+    if (pk_engine_open(&e, opts, PK_ENGINE_WRITE, &errs) < 0) {
+        pk_engine_close(&e);
+        return fail_report(errs);
+    }
+    e.settings.policy.allow_mass_delete = mass;
+    catch_stop_signals();
+    int64_t run = 0;
+    if (pk_store_run_begin(e.store, e.desired->commit, e.desired->ref, &run, &errs) < 0) {
+        pk_engine_close(&e);
+        return fail_report(errs);
+    }
+    _cleanup_free_ char *run_text = pk_asprintf("%lld", (long long)run);
+    pk_log_set_run(run_text);
+    int rc = 0;
+    pk_plan *plan = NULL;
+    if (pk_engine_observe(&e, run, &errs) < 0) {
+        rc = 1;
+        goto end;
+    }
+    plan = pk_engine_plan(&e);
+    if (saved) {
+        _cleanup_free_ char *fp = pk_engine_fingerprint(plan, e.observed);
+        if (!pk_streq(saved_commit, plan->commit)) {
+            pk_fail(&errs, "the saved plan '%s' is stale: it was made for desired commit %.7s, the desired state is now at %.7s; run 'poolkeeper plan' again",
+                    saved, saved_commit, plan->commit ? plan->commit : "worktree");
+            rc = 1;
+            goto end;
+        }
+        if (!pk_streq(saved_fp, fp)) {
+            pk_fail(&errs, "the saved plan '%s' is stale: storage changed since it was made; run 'poolkeeper plan' again",
+                    saved);
+            rc = 1;
+            goto end;
+        }
+    }
+    if (!quiet) {
+        _cleanup_free_ char *text = json ? pk_plan_format_json(plan, e.settings.state)
+                                         : pk_plan_format_text(plan, e.settings.state, use_color());
+        fputs(text, stdout);
+    }
+    size_t changes = pk_plan_count_changes(plan);
+    if (changes > 0 && !yes && !saved && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
+        if (!confirm(changes)) {
+            printf("Apply cancelled; nothing was changed.\n");
+            goto end;
+        }
+    }
+    if (changes > 0) {
+        if (!quiet && !json) printf("\n");
+        progress_ctx pc = { .quiet = quiet || json, .color = use_color() };
+        pk_apply_opts ao = {
+            .bctx = &e.bctx,
+            .store = e.store,
+            .run = run,
+            .stop = &stop_requested,
+            .progress = show_progress,
+            .opaque = &pc,
+        };
+        const char *bs = getenv("POOLKEEPER_BATCH");
+        if (bs) ao.batch_size = (size_t)atoi(bs);
+        pk_apply_stats st;
+        pk_err *aerrs = NULL;
+        if (pk_apply(plan, &ao, &st, &aerrs) < 0) rc = 1;
+        /* Action failures were shown as they happened; store errors were not. */
+        for (pk_err *x = aerrs; x; x = x->next)
+            if (!pk_str_has_prefix(x->msg, "vol.") && !pk_str_has_prefix(x->msg, "pool.") &&
+                !pk_str_has_prefix(x->msg, "adopt"))
+                pk_cli_report(x);
+        pk_err_free(aerrs);
+        if (!quiet && !json)
+            printf("\nApply %s: %zu done, %zu failed, %zu skipped, %zu blocked.\n",
+                   stop_requested ? "interrupted" : "complete", st.done, st.failed, st.skipped, st.blocked);
+        if (st.done) pk_store_event_append(e.store, "applied", run, NULL, NULL, "actions applied", NULL, NULL, NULL);
+        if (st.failed) pk_store_event_append(e.store, "failed", run, NULL, NULL, "actions failed", NULL, NULL, NULL);
+    }
+    if (pk_plan_count_blocked(plan))
+        pk_store_event_append(e.store, "blocked", run, NULL, NULL, "actions blocked by policy", NULL, NULL, NULL);
+    if (count_error_notes(plan)) rc = 1;
+end:;
+    pk_run_result result = stop_requested ? PK_RUN_INTERRUPTED : rc ? PK_RUN_FAILED : PK_RUN_OK;
+    _cleanup_free_ char *why = errs ? pk_err_str(errs) : NULL;
+    pk_err *eerr = NULL;
+    if (pk_store_run_end(e.store, run, result, why, &eerr) < 0) {
+        pk_err_append(&errs, eerr);
+        rc = 1;
+    }
+    pk_plan_free(plan);
+    pk_log_set_run(NULL);
+    pk_engine_close(&e);
+    if (errs) {
+        pk_cli_report(errs);
+        pk_err_free(errs);
+        rc = 1;
+    }
+    return rc;
+}
+
+static int cmd_apply(const pk_cli_opts *opts, int argc, char **argv)
+{
+    static const struct option lo[] = {
+        { "yes", no_argument, NULL, 'y' },
+        { "auto-approve", no_argument, NULL, 'y' },
+        { "allow-mass-delete", no_argument, NULL, 'm' },
+        { "json", no_argument, NULL, 'j' },
+        { NULL, 0, NULL, 0 },
+    };
+    bool yes = false, mass = false, json = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "y", lo, NULL)) != -1) {
+        switch (c) {
+        case 'y': yes = true; break;
+        case 'm': mass = true; break;
+        case 'j': json = true; break;
+        default: return 1;
+        }
+    }
+    if (argc - optind > 1) {
+        fprintf(stderr, "poolkeeper: apply takes at most one PLANFILE\n");
+        return 1;
+    }
+    return apply_session(opts, optind < argc ? argv[optind] : NULL, yes, mass, opts->quiet, json);
+}
+
+static int cmd_run(const pk_cli_opts *opts, int argc, char **argv)
+{
+    static const struct option lo[] = {
+        { "once", no_argument, NULL, 'o' },
+        { "allow-mass-delete", no_argument, NULL, 'm' },
+        { NULL, 0, NULL, 0 },
+    };
+    bool once = false, mass = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        switch (c) {
+        case 'o': once = true; break;
+        case 'm': mass = true; break;
+        default: return 1;
+        }
+    }
+    if (!once) {
+        fprintf(stderr, "poolkeeper: the service loop is not in this build yet; use 'run --once' (e.g. from the systemd timer in contrib/)\n");
+        return 1;
+    }
+    return apply_session(opts, NULL, true, mass, opts->quiet, false);
+}
+
+/* ---- dumpxml ---- */
+
+static int cmd_dumpxml(const pk_cli_opts *opts, int argc, char **argv)
+{
+    optind = 1;
+    int c;
+    while ((c = getopt(argc, argv, "")) != -1) return 1;
+    int nargs = argc - optind;
+    bool pool = nargs == 2 && pk_streq(argv[optind], "pool");
+    bool vol = nargs == 3 && pk_streq(argv[optind], "vol");
+    if (!pool && !vol) {
+        fprintf(stderr, "Usage: poolkeeper dumpxml pool NAME | dumpxml vol POOL NAME\n");
+        return 1;
+    }
+    const char *pname = argv[optind + 1];
+    pk_err *errs = NULL;
+    pk_engine e;
+    if (pk_engine_open(&e, opts, 0, &errs) < 0) {
+        pk_engine_close(&e);
+        return fail_report(errs);
+    }
+    int rc = 1;
+    const pk_desired_pool *dp = pk_desired_find_pool(e.desired, pname);
+    if (!dp) {
+        fprintf(stderr, "poolkeeper: no pool '%s' in the desired state\n", pname);
+        goto out;
+    }
+    pk_obs_pool op = { 0 };
+    pk_backend_observe(&e.bctx, dp->pool, &op);
+    if (op.error) {
+        pk_cli_report(op.error);
+    } else if (pool) {
+        _cleanup_free_ char *x = pk_dumpxml_pool(dp->pool, &op);
+        fputs(x, stdout);
+        rc = 0;
+    } else {
+        const pk_obs_vol *ov = pk_obs_pool_find_vol(&op, argv[optind + 2]);
+        if (!ov) {
+            fprintf(stderr, "poolkeeper: no volume '%s' in pool '%s'\n", argv[optind + 2], pname);
+        } else {
+            _cleanup_free_ char *x = pk_dumpxml_vol(dp->pool, ov);
+            fputs(x, stdout);
+            rc = 0;
+        }
+    }
+    pk_obs_pool_clear(&op);
+out:
+    pk_engine_close(&e);
+    return rc;
+}
+
+/* ---- adopt ---- */
+
+static int cmd_adopt(const pk_cli_opts *opts, int argc, char **argv)
+{
+    static const struct option lo[] = {
+        { "force", no_argument, NULL, 'f' },
+        { NULL, 0, NULL, 0 },
+    };
+    bool force = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        if (c == 'f') force = true;
+        else return 1;
+    }
+    int nargs = argc - optind;
+    bool pool = nargs == 2 && pk_streq(argv[optind], "pool");
+    bool vol = nargs == 3 && pk_streq(argv[optind], "vol");
+    if (!pool && !vol) {
+        fprintf(stderr, "Usage: poolkeeper adopt pool NAME | adopt vol POOL NAME\n");
+        return 1;
+    }
+    const char *pname = argv[optind + 1];
+    const char *vname = vol ? argv[optind + 2] : NULL;
+    pk_err *errs = NULL;
+    pk_engine e;
+    if (pk_engine_open(&e, opts, PK_ENGINE_WRITE, &errs) < 0 || pk_engine_observe(&e, 0, &errs) < 0) {
+        pk_engine_close(&e);
+        return fail_report(errs);
+    }
+    int rc = 1;
+    const pk_desired_pool *dp = pk_desired_find_pool(e.desired, pname);
+    const pk_obs_pool *op = pk_observed_find_pool(e.observed, pname);
+    const pk_vol *dv = dp && vname ? pk_desired_find_vol(dp, vname) : NULL;
+    const pk_obs_vol *ov = op && vname ? pk_obs_pool_find_vol(op, vname) : NULL;
+    if (!dp) {
+        pk_fail(&errs, "no pool '%s' in the desired state: only desired storage can be adopted", pname);
+    } else if (op->error) {
+        pk_err_append(&errs, TAKE_PTR(((pk_obs_pool *)op)->error));
+    } else if (pool && op->state == PK_POOL_ABSENT) {
+        pk_fail(&errs, "pool '%s' does not exist: nothing to adopt", pname);
+    } else if (vol && !dv) {
+        pk_fail(&errs, "no volume '%s/%s' in the desired state: only desired storage can be adopted", pname, vname);
+    } else if (vol && !ov) {
+        pk_fail(&errs, "volume '%s/%s' does not exist: nothing to adopt", pname, vname);
+    } else if (vol && pk_ownership_find(&e.owned, pname, vname)) {
+        printf("Volume '%s/%s' is already owned.\n", pname, vname);
+        rc = 0;
+    } else if (vol && !force && dv->target.format >= 0 && ov->format >= 0 && dv->target.format != ov->format) {
+        pk_fail(&errs, "volume '%s/%s' is %s but the desired state says %s; fix the XML or use --force",
+                pname, vname, pk_vol_format_to_string(dp->pool->type, ov->format),
+                pk_vol_format_to_string(dp->pool->type, dv->target.format));
+    } else {
+        const char *id = vol ? ov->identity : op->identity;
+        const char *key = vol ? ov->key : dp->pool->target_path;
+        if (pk_store_own_take(e.store, pname, vname, id, key, PK_OWN_ADOPTED, 0, &errs) == 0) {
+            printf("Adopted %s '%s%s%s'.\n", vol ? "volume" : "pool", pname, vol ? "/" : "", vol ? vname : "");
+            rc = 0;
+        }
+    }
+    pk_engine_close(&e);
+    if (errs) return fail_report(errs);
+    return rc;
+}
+
+const pk_command pk_command_plan = {
+    "plan", "[--json] [--out PLANFILE] [--detailed-exitcode] [--allow-mass-delete]",
+    "observe storage and print what apply would change",
+    "Loads the desired state (a commit of the desired repository, or --worktree),\n"
+    "observes every desired pool and its volumes, records the observation in the\n"
+    "state database (unless another process holds its lock) and prints the plan.\n"
+    "Nothing is changed.\n"
+    "\n"
+    "  + create   ~ change   - delete   ! blocked by policy (with the reason)\n"
+    "\n"
+    "Options:\n"
+    "  --json               the plan as JSON (\"format_version\": 1; see README)\n"
+    "  --out PLANFILE       also save the plan; 'poolkeeper apply PLANFILE' applies\n"
+    "                       exactly it, and refuses if the desired commit or the\n"
+    "                       storage it touches changed meanwhile\n"
+    "  --detailed-exitcode  exit 2 when there are changes or blocked actions\n"
+    "  --allow-mass-delete  lift the max_delete_percent guard for this plan\n"
+    "\n"
+    "Exit status: 0 no error (with --detailed-exitcode: no changes); 1 error\n"
+    "(invalid desired state, a pool that cannot be observed); 2 changes present\n"
+    "(--detailed-exitcode only).\n",
+    cmd_plan,
+};
+
+const pk_command pk_command_apply = {
+    "apply", "[--yes] [--allow-mass-delete] [--json] [PLANFILE]",
+    "plan and apply, or apply a saved plan",
+    "Takes the state database's writer lock, observes, plans, shows the plan, asks\n"
+    "for confirmation when run on a terminal (type 'yes'; --yes skips it) and\n"
+    "applies the actions that policy allows. Each action's intent is journaled\n"
+    "before it runs and its result after; an apply cut off half way is settled\n"
+    "by the next run. One failed action skips only the actions that depend on it.\n"
+    "\n"
+    "With PLANFILE (from 'plan --out'), applies that plan after checking that the\n"
+    "desired commit and the storage it touches are still what it was made from.\n"
+    "\n"
+    "Options:\n"
+    "  -y, --yes, --auto-approve   do not ask\n"
+    "  --allow-mass-delete         lift the max_delete_percent guard for this run\n"
+    "  --json                      print the plan as JSON before applying\n"
+    "\n"
+    "Exit status: 0 when every allowed action succeeded (blocked ones are\n"
+    "reported, not errors); 1 on any failure, an invalid desired state, a pool\n"
+    "that could not be observed, or when another process holds the lock.\n",
+    cmd_apply,
+};
+
+const pk_command pk_command_run = {
+    "run", "--once [--allow-mass-delete]",
+    "reconcile: one cycle of load, observe, plan, apply, record",
+    "With --once: one reconciliation cycle without questions (what 'apply --yes'\n"
+    "does), for cron or the systemd timer in contrib/.\n"
+    "\n"
+    "Exit status: 0 when every allowed action succeeded; 1 otherwise.\n",
+    cmd_run,
+};
+
+const pk_command pk_command_dumpxml = {
+    "dumpxml", "pool NAME | vol POOL NAME",
+    "print the observed state of a pool or volume as libvirt XML",
+    "Observes the pool (and the volume) now and prints it as libvirt's\n"
+    "pool-dumpxml / vol-dumpxml would: live capacity, allocation and available;\n"
+    "for volumes key = path, physical size, format, permissions, timestamps and\n"
+    "backing store. Only pools of the desired state can be shown.\n"
+    "\n"
+    "Exit status: 0 on success, 1 when the object is unknown or cannot be observed.\n",
+    cmd_dumpxml,
+};
+
+const pk_command pk_command_adopt = {
+    "adopt", "[--force] pool NAME | vol POOL NAME",
+    "take ownership of existing storage that matches the desired state",
+    "poolkeeper changes and deletes only storage it owns: what it created, or\n"
+    "what was adopted with this command. The object must be in the desired\n"
+    "state and exist; a volume's format must match the desired XML (--force\n"
+    "adopts anyway). Its identity (device and inode for files) is recorded, so a\n"
+    "file replaced later is not treated as owned.\n"
+    "\n"
+    "Exit status: 0 adopted (or already owned); 1 otherwise.\n",
+    cmd_adopt,
+};

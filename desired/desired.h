@@ -14,6 +14,9 @@ typedef struct pk_desired {
     char *ref;                /* what was asked for: "HEAD", "main", "v1"... or "worktree" */
     char *root;               /* repository path (or work tree) it was read from */
     bool worktree;
+    char *subdir;             /* subdir as resolved (%H expanded), or NULL */
+    pk_err *warnings;         /* problems that did not make the set invalid, e.g.
+                               * a failed fetch when an earlier fetch was loaded */
     pk_desired_pool *pools;   /* sorted by name */
     size_t n_pools;
 } pk_desired;

@@ -23,6 +23,13 @@ char *pk_xml_text(xmlNode *n);
 char *pk_xml_child_text(xmlNode *n, const char *name);
 /* Namespaced child (by namespace URI and local name). */
 xmlNode *pk_xml_child_ns(xmlNode *n, const char *ns_uri, const char *name);
+/* Line of a node for error messages. Use this rather than n->line, which
+ * libxml2 caps at 65535. */
+static inline int pk_xml_line(xmlNode *n)
+{
+    long l = n ? xmlGetLineNo(n) : 0;
+    return l > 0 && l <= INT32_MAX ? (int)l : 0;
+}
 static inline bool pk_xml_is(xmlNode *n, const char *name)
 {
     return n && n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0;

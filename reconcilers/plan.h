@@ -50,6 +50,7 @@ typedef struct pk_action {
     pk_action_kind kind;
     char *pool;                 /* pool name */
     char *vol;                  /* volume name or NULL */
+    pk_pool_type pool_type;
     pk_risk risk;
     char *before;               /* human: "10 GiB", "mode 0644", NULL */
     char *after;
@@ -59,6 +60,8 @@ typedef struct pk_action {
     char *blocked_why;          /* "shrinking needs policy allow_shrink" */
     bool drift;                 /* corrects drift (changed outside poolkeeper) */
     int depends_on;             /* index of the action this one needs, -1 */
+    const char *allowed_by;     /* policy key that lets this action run ("prune",
+                                 * "allow_shrink", "adopt"...): static string or NULL */
     /* Borrowed pointers into the inputs (valid while they live). */
     const pk_pool *dpool;
     const pk_vol *dvol;
@@ -83,6 +86,18 @@ typedef struct pk_plan {
 
 pk_plan *pk_plan_compute(const pk_desired *desired, const pk_observed *observed,
                          const pk_ownership *owned, const pk_policy *policy);
+
+/* The same with every input spelled out, so tests can hand the planner the
+ * capabilities of a pool type without the backend registry. */
+typedef unsigned (*pk_caps_fn)(pk_pool_type t);
+typedef struct pk_plan_inputs {
+    const pk_desired *desired;      /* required: a valid desired set */
+    const pk_observed *observed;    /* NULL = nothing observed */
+    const pk_ownership *owned;      /* NULL = owns nothing */
+    const pk_policy *policy;        /* NULL = pk_policy_defaults() */
+    pk_caps_fn caps_for;            /* NULL = pk_backend_for(t)->caps, 0 without backend */
+} pk_plan_inputs;
+pk_plan *pk_plan_compute_inputs(const pk_plan_inputs *in);
 void pk_plan_free(pk_plan *p);
 PK_DEFINE_CLEANUP(pk_plan, pk_plan_free)
 size_t pk_plan_count_changes(const pk_plan *p);   /* unblocked actions */

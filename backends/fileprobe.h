@@ -1,0 +1,29 @@
+/* Observing the files of directory-backed pools (dir, fs, netfs): one entry
+ * of the pool directory as a volume, its image format read from its header. */
+#pragma once
+#include "observed.h"
+
+/* How far to trust the filesystem while probing one pool. */
+typedef struct {
+    /* st_blocks == 0 means "all zeroes" (true of local filesystems; not of
+     * some network and FUSE ones that report no blocks at all). */
+    bool zero_blocks_is_sparse;
+} pk_probe_opts;
+
+/* The options for the filesystem that holds the directory fd. */
+pk_probe_opts pk_probe_opts_for(int dirfd);
+
+/* Observe entry `name` of the directory dirfd (whose path is dirpath) into
+ * *out, which must be cleared. Returns 1 when the entry does not exist (any
+ * more), else 0: what could not be observed is in out->error. Never follows
+ * a symbolic link: one is reported as a volume with an error. */
+int pk_file_observe(int dirfd, const char *dirpath, const char *name,
+                    const pk_probe_opts *opts, pk_obs_vol *out);
+
+/* Image format from the first bytes of a file (at least 512 of `len` bytes
+ * when the file has them); *encrypted is set for luks headers. */
+int pk_probe_format(const unsigned char *buf, size_t len, bool *encrypted);
+
+/* Read virtual size, backing file and encryption from a qcow2 header held in
+ * buf (the file's first len bytes; fd to read past them). 0, or -1 with *err. */
+int pk_qcow2_read_header(int fd, const unsigned char *buf, size_t len, pk_obs_vol *v, pk_err **err);

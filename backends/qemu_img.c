@@ -1,0 +1,177 @@
+/* qemu-img command lines and its JSON output. */
+#include "qemu_img.h"
+#include <json-c/json.h>
+
+/* Indexed by pk_img_format. */
+static const char *const qemu_names[PK_IMG_LAST] = {
+    [PK_IMG_RAW] = "raw", [PK_IMG_BOCHS] = "bochs", [PK_IMG_CLOOP] = "cloop",
+    [PK_IMG_DMG] = "dmg", [PK_IMG_ISO] = "raw", [PK_IMG_VPC] = "vpc",
+    [PK_IMG_VDI] = "vdi", [PK_IMG_VHD] = "vpc", [PK_IMG_PLOOP] = "parallels",
+    [PK_IMG_QCOW] = "qcow", [PK_IMG_QCOW2] = "qcow2", [PK_IMG_QED] = "qed",
+    [PK_IMG_VMDK] = "vmdk", [PK_IMG_VHDX] = "vhdx",
+};
+
+const char *pk_qemu_format_name(int img_format)
+{
+    if (img_format < 0 || img_format >= PK_IMG_LAST) return NULL;
+    return qemu_names[img_format];
+}
+
+int pk_qemu_format_from_name(const char *name)
+{
+    if (!name) return -1;
+    if (strcmp(name, "luks") == 0) return PK_IMG_RAW;   /* raw payload behind a luks header */
+    /* First match wins: "raw" is raw (not iso), "vpc" is vpc (not vhd). */
+    for (int i = 0; i < PK_IMG_LAST; i++)
+        if (qemu_names[i] && strcmp(qemu_names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+static bool is_creatable(int fmt)
+{
+    switch (fmt) {
+    case PK_IMG_RAW: case PK_IMG_ISO: case PK_IMG_QCOW: case PK_IMG_QCOW2: case PK_IMG_QED:
+    case PK_IMG_VMDK: case PK_IMG_VDI: case PK_IMG_VPC: case PK_IMG_VHD: case PK_IMG_VHDX:
+        return true;
+    default:
+        return false;
+    }
+}
+
+pk_cmd *pk_qemu_img_create_cmd(const pk_vol *vol, const char *target, pk_err **err)
+{
+    int fmt = vol->target.format < 0 || vol->target.format == PK_IMG_NONE ? PK_IMG_RAW
+                                                                           : vol->target.format;
+    if (!is_creatable(fmt)) {
+        pk_fail(err, "cannot create volume '%s': qemu-img cannot create images of this format",
+                vol->name);
+        return NULL;
+    }
+    const char *fname = qemu_names[fmt];
+    bool qcow2 = fmt == PK_IMG_QCOW2;
+    const pk_backing_store *bs = vol->backing && vol->backing->path ? vol->backing : NULL;
+
+    if (vol->target.encryption) {
+        pk_fail(err, "cannot create volume '%s': encrypted volumes are not supported yet", vol->name);
+        return NULL;
+    }
+    if (!qcow2 && (vol->target.compat || vol->target.lazy_refcounts || vol->target.extended_l2 ||
+                   vol->target.has_cluster_size)) {
+        pk_fail(err, "cannot create volume '%s': compat, features and cluster size are only supported with the qcow2 format",
+                vol->name);
+        return NULL;
+    }
+    if (qcow2 && vol->target.compat && strcmp(vol->target.compat, "0.10") == 0 &&
+        (vol->target.lazy_refcounts || vol->target.extended_l2)) {
+        pk_fail(err, "cannot create volume '%s': lazy_refcounts and extended_l2 need compat 1.1 or later",
+                vol->name);
+        return NULL;
+    }
+    if (bs && (fmt == PK_IMG_RAW || fmt == PK_IMG_ISO)) {
+        pk_fail(err, "cannot create volume '%s': a raw volume cannot have a backing store", vol->name);
+        return NULL;
+    }
+    if (bs && bs->path[0] != '/') {
+        pk_fail(err, "cannot create volume '%s': backing store path '%s' is not absolute",
+                vol->name, bs->path);
+        return NULL;
+    }
+    /* Fully allocated on request only: as libvirt, a qcow2 is sparse unless
+     * asked; an explicit <allocation> at least the capacity asks. */
+    bool prealloc = vol->has_allocation && vol->capacity > 0 && vol->allocation >= vol->capacity &&
+                    fmt != PK_IMG_RAW && fmt != PK_IMG_ISO;
+    if (prealloc && bs) {
+        pk_fail(err, "cannot create volume '%s': preallocation is not possible with a backing store",
+                vol->name);
+        return NULL;
+    }
+
+    pk_cmd *cmd = pk_cmd_new("qemu-img");
+    pk_cmd_add_args(cmd, "create", "-f", fname, NULL);
+    if (bs) pk_cmd_add_args(cmd, "-b", bs->path, NULL);
+
+    pk_buf o = PK_BUF_INIT;
+    if (bs) {
+        const char *bf = pk_qemu_format_name(bs->format);
+        pk_buf_addf(&o, "backing_fmt=%s,", bf ? bf : "raw");
+    }
+    if (prealloc) pk_buf_add(&o, "preallocation=falloc,");
+    if (vol->target.nocow) pk_buf_add(&o, "nocow=on,");
+    if (qcow2) pk_buf_addf(&o, "compat=%s,", vol->target.compat ? vol->target.compat : "1.1");
+    if (vol->target.has_cluster_size)
+        pk_buf_addf(&o, "cluster_size=%llu,", (unsigned long long)vol->target.cluster_size);
+    if (vol->target.lazy_refcounts) pk_buf_add(&o, "lazy_refcounts,");
+    if (vol->target.extended_l2) pk_buf_add(&o, "extended_l2=on,");
+    if (o.len) {
+        o.s[--o.len] = '\0';   /* the trailing comma */
+        pk_cmd_add_args(cmd, "-o", o.s, NULL);
+    }
+    pk_buf_free(&o);
+
+    pk_cmd_add_arg(cmd, target);
+    /* With a backing store and no capacity qemu-img takes the backing size. */
+    if (!(bs && vol->capacity == 0))
+        pk_cmd_add_argf(cmd, "%lluK", (unsigned long long)((vol->capacity + 1023) / 1024));
+    return cmd;
+}
+
+pk_cmd *pk_qemu_img_resize_cmd(int img_format, const char *target, uint64_t new_capacity,
+                               bool shrink, pk_err **err)
+{
+    const char *fname = pk_qemu_format_name(img_format);
+    if (!fname) {
+        pk_fail(err, "qemu-img cannot resize images of this format");
+        return NULL;
+    }
+    pk_cmd *cmd = pk_cmd_new("qemu-img");
+    pk_cmd_add_arg(cmd, "resize");
+    if (shrink) pk_cmd_add_arg(cmd, "--shrink");
+    pk_cmd_add_args(cmd, "-f", fname, target, NULL);
+    pk_cmd_add_argf(cmd, "%llu", (unsigned long long)((new_capacity + 511) / 512 * 512));
+    return cmd;
+}
+
+pk_cmd *pk_qemu_img_info_cmd(const char *qemu_format, const char *target)
+{
+    pk_cmd *cmd = pk_cmd_new("qemu-img");
+    /* -U: the image may be in use by a running guest; -f: never let qemu
+     * guess a format from the contents. */
+    pk_cmd_add_args(cmd, "info", "-U", "--output=json", NULL);
+    pk_cmd_add_args(cmd, "-f", qemu_format, target, NULL);
+    return cmd;
+}
+
+int pk_qemu_img_parse_info(const char *json, pk_obs_vol *v, pk_err **err)
+{
+    enum json_tokener_error jerr = json_tokener_success;
+    json_object *root = json_tokener_parse_verbose(json, &jerr);
+    if (!root || !json_object_is_type(root, json_type_object)) {
+        if (root) json_object_put(root);
+        return pk_fail(err, "cannot parse the output of 'qemu-img info': %s",
+                       root ? "not a JSON object" : json_tokener_error_desc(jerr));
+    }
+    int ret = -1;
+    json_object *o;
+    if (!json_object_object_get_ex(root, "virtual-size", &o) ||
+        !json_object_is_type(o, json_type_int) || json_object_get_int64(o) < 0) {
+        pk_fail(err, "cannot parse the output of 'qemu-img info': no 'virtual-size'");
+        goto out;
+    }
+    v->capacity = (uint64_t)json_object_get_int64(o);
+    if (json_object_object_get_ex(root, "backing-filename", &o) &&
+        json_object_is_type(o, json_type_string)) {
+        free(v->backing_path);
+        v->backing_path = pk_strdup(json_object_get_string(o));
+        v->backing_format = -1;
+        if (json_object_object_get_ex(root, "backing-filename-format", &o) &&
+            json_object_is_type(o, json_type_string))
+            v->backing_format = pk_qemu_format_from_name(json_object_get_string(o));
+    }
+    if (json_object_object_get_ex(root, "encrypted", &o) && json_object_get_boolean(o))
+        v->encrypted = true;
+    ret = 0;
+out:
+    json_object_put(root);
+    return ret;
+}

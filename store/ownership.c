@@ -1,0 +1,130 @@
+/* Ownership: what poolkeeper created or adopted, and so may change. A pool's
+ * own row has vol '' (SQL NULLs are never equal, so they cannot be keys);
+ * callers see NULL. */
+#include "store_priv.h"
+
+PK_ENUM_IMPL(pk_own_how, PK_OWN_HOW_LAST, "created", "adopted");
+
+static const char SQL_OWN_SELECT[] =
+    "SELECT pool, vol, identity, key, how, since, run_id FROM ownership ORDER BY pool, vol";
+
+static const char SQL_OWN_TAKE[] =
+    "INSERT INTO ownership (pool, vol, identity, key, how, since, run_id)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+    " ON CONFLICT (pool, vol) DO UPDATE SET identity = excluded.identity, key = excluded.key,"
+    "  how = excluded.how, since = excluded.since, run_id = excluded.run_id";
+
+static const char SQL_OWN_DROP[] = "DELETE FROM ownership WHERE pool = ?1 AND vol = ?2";
+
+static const char *vol_key(const char *vol)
+{
+    return vol ? vol : "";
+}
+
+int pk_store_own_take_row(pk_store *s, const char *pool, const char *vol, const char *identity,
+                          const char *key, pk_own_how how, int64_t run, pk_err **err)
+{
+    if (!pool || !pk_own_how_to_string(how))
+        return pk_fail(err, "cannot record ownership in state database '%s': no pool or bad kind", s->path);
+    sqlite3_stmt *st = pk_store_stmt(s, SQL_OWN_TAKE, err);
+    if (!st) return -1;
+    pk_store_bind_text(st, 1, pool);
+    pk_store_bind_text(st, 2, vol_key(vol));
+    pk_store_bind_text(st, 3, identity);
+    pk_store_bind_text(st, 4, key);
+    pk_store_bind_text(st, 5, pk_own_how_to_string(how));
+    pk_store_bind_i64(st, 6, pk_now_ms());
+    pk_store_bind_opt_i64(st, 7, run, run > 0);
+    return pk_store_step_done(s, st, err);
+}
+
+int pk_store_own_drop_row(pk_store *s, const char *pool, const char *vol, pk_err **err)
+{
+    sqlite3_stmt *st = pk_store_stmt(s, SQL_OWN_DROP, err);
+    if (!st) return -1;
+    pk_store_bind_text(st, 1, pool);
+    pk_store_bind_text(st, 2, vol_key(vol));
+    return pk_store_step_done(s, st, err);
+}
+
+int pk_store_own_take(pk_store *s, const char *pool, const char *vol, const char *identity,
+                      const char *key, pk_own_how how, int64_t run, pk_err **err)
+{
+    if (pk_store_tx_begin(s, err) < 0) return -1;
+    if (pk_store_own_take_row(s, pool, vol, identity, key, how, run, err) < 0) {
+        pk_store_tx_rollback(s);
+        return -1;
+    }
+    return pk_store_tx_commit(s, err);
+}
+
+int pk_store_own_drop(pk_store *s, const char *pool, const char *vol, pk_err **err)
+{
+    if (pk_store_tx_begin(s, err) < 0) return -1;
+    if (pk_store_own_drop_row(s, pool, vol, err) < 0) {
+        pk_store_tx_rollback(s);
+        return -1;
+    }
+    return pk_store_tx_commit(s, err);
+}
+
+static char *col_vol(sqlite3_stmt *st, int i)
+{
+    const char *v = (const char *)sqlite3_column_text(st, i);
+    return v && *v ? pk_strdup(v) : NULL;
+}
+
+int pk_store_owners_list(pk_store *s, pk_owner **ret, size_t *ret_n, pk_err **err)
+{
+    sqlite3_stmt *st = pk_store_stmt(s, SQL_OWN_SELECT, err);
+    if (!st) return -1;
+    pk_owner *list = NULL;
+    size_t n = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        pk_owner *o = PK_APPEND(list, n);
+        o->pool = pk_store_col_text(st, 0);
+        o->vol = col_vol(st, 1);
+        o->identity = pk_store_col_text(st, 2);
+        o->key = pk_store_col_text(st, 3);
+        int how = pk_own_how_from_string((const char *)sqlite3_column_text(st, 4));
+        o->how = how < 0 ? PK_OWN_CREATED : (pk_own_how)how;
+        o->since_ms = pk_store_col_i64(st, 5);
+        o->run = pk_store_col_i64(st, 6);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        pk_owners_free(list, n);
+        return pk_store_fail(s, err, "cannot read ownership from state database '%s'", s->path);
+    }
+    *ret = list;
+    *ret_n = n;
+    return 0;
+}
+
+void pk_owners_free(pk_owner *o, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(o[i].pool);
+        free(o[i].vol);
+        free(o[i].identity);
+        free(o[i].key);
+    }
+    free(o);
+}
+
+int pk_store_ownership_load(pk_store *s, pk_ownership *ret, pk_err **err)
+{
+    pk_owner *rows = NULL;
+    size_t n = 0;
+    if (pk_store_owners_list(s, &rows, &n, err) < 0) return -1;
+    pk_ownership o = { .items = n ? pk_calloc(n, sizeof(*o.items)) : NULL, .n = n };
+    for (size_t i = 0; i < n; i++) {
+        /* Hand the strings over instead of copying them. */
+        o.items[i] = (pk_owned){ .pool = TAKE_PTR(rows[i].pool), .vol = TAKE_PTR(rows[i].vol),
+                                 .identity = TAKE_PTR(rows[i].identity), .key = TAKE_PTR(rows[i].key) };
+    }
+    pk_owners_free(rows, n);
+    *ret = o;
+    return 0;
+}
