@@ -81,11 +81,6 @@ char *pk_dir_tmp_name(const char *name)
     return pk_asprintf("%s#%016llx", PK_DIR_TMP_PREFIX, (unsigned long long)h);
 }
 
-static char *identity_of(const struct stat *st)
-{
-    return pk_asprintf("%llu:%llu", (unsigned long long)st->st_dev, (unsigned long long)st->st_ino);
-}
-
 /* Open the pool directory itself, refusing a symbolic link. */
 static int open_pool_dir(const char *path, pk_err **err)
 {
@@ -214,9 +209,9 @@ int pk_dir_observe_pool(pk_bctx *c PK_UNUSED, const pk_pool *def, pk_obs_pool *o
         pk_err_append(err, e);
         return -1;
     }
-    struct stat st;
+    struct statx st;
     struct statvfs sv;
-    if (fstat(fd, &st) < 0)
+    if (pk_file_statx(fd, NULL, &st) < 0)
         return pk_fail_errno(err, errno, "cannot stat pool target '%s'", path);
     if (fstatvfs(fd, &sv) < 0)
         return pk_fail_errno(err, errno, "cannot get the filesystem usage of '%s'", path);
@@ -230,9 +225,9 @@ int pk_dir_observe_pool(pk_bctx *c PK_UNUSED, const pk_pool *def, pk_obs_pool *o
     out->available = (uint64_t)sv.f_frsize * sv.f_bfree;
     out->allocation = out->capacity - out->available;
     free(out->perms.label);
-    out->perms = (pk_perms){ .mode = st.st_mode & 07777, .uid = st.st_uid, .gid = st.st_gid };
+    out->perms = (pk_perms){ .mode = st.stx_mode & 07777, .uid = st.stx_uid, .gid = st.stx_gid };
     free(out->identity);
-    out->identity = identity_of(&st);
+    out->identity = pk_file_identity(&st);
     out->nonempty = nonempty > 0;
     return 0;
 }
@@ -616,13 +611,13 @@ static int open_observed(int dirfd, const char *path, const pk_obs_vol *cur, int
             return pk_fail(err, "volume '%s/%s' is a symbolic link", path, cur->name);
         return pk_fail_errno(err, errno, "cannot open volume '%s/%s'", path, cur->name);
     }
-    _cleanup_free_ char *id = NULL;
-    if (fstat(fd, st) < 0) {
+    struct statx stx;
+    if (pk_file_statx(fd, NULL, &stx) < 0 || fstat(fd, st) < 0) {
         int e = errno;
         close(fd);
         return pk_fail_errno(err, e, "cannot stat volume '%s/%s'", path, cur->name);
     }
-    id = identity_of(st);
+    _cleanup_free_ char *id = pk_file_identity(&stx);
     if (!S_ISREG(st->st_mode) || strcmp(id, cur->identity) != 0) {
         close(fd);
         return pk_fail(err, "volume '%s/%s' was replaced since it was observed (identity '%s', now '%s')",
@@ -711,16 +706,19 @@ int pk_dir_delete_vol(pk_bctx *c, const pk_pool *def, const pk_obs_vol *cur, pk_
         return pk_fail(err, "volume '%s/%s' has no observed identity", path, cur->name);
     _cleanup_close_ int dirfd = open_pool_dir(path, err);
     if (dirfd < 0) return -1;
-    struct stat st;
-    if (fstatat(dirfd, cur->name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+    struct statx st;
+    if (pk_file_statx(dirfd, cur->name, &st) < 0) {
         if (errno == ENOENT) return 0;   /* done already */
         return pk_fail_errno(err, errno, "cannot stat volume '%s/%s'", path, cur->name);
     }
-    _cleanup_free_ char *id = identity_of(&st);
+    /* Identity checked right before acting: a file put in its place since
+     * the observation is somebody else's. (POSIX has no unlink-by-fd; the
+     * window left is the one between these two calls.) */
+    _cleanup_free_ char *id = pk_file_identity(&st);
     if (strcmp(id, cur->identity) != 0)
         return pk_fail(err, "volume '%s/%s' was replaced since it was observed (identity '%s', now '%s')",
                        path, cur->name, cur->identity, id);
-    if (unlinkat(dirfd, cur->name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0 && errno != ENOENT)
+    if (unlinkat(dirfd, cur->name, S_ISDIR(st.stx_mode) ? AT_REMOVEDIR : 0) < 0 && errno != ENOENT)
         return pk_fail_errno(err, errno, "cannot delete volume '%s/%s'", path, cur->name);
     return sync_fd(c, dirfd, path, err);
 }

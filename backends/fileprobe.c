@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 
 #define HEADER_LEN 4096            /* one page: holds a qcow2 header and its extensions */
@@ -31,6 +32,21 @@ pk_probe_opts pk_probe_opts_for(int dirfd)
         }
     }
     return o;
+}
+
+char *pk_file_identity(const struct statx *stx)
+{
+    unsigned long long dev = makedev(stx->stx_dev_major, stx->stx_dev_minor);
+    if (stx->stx_mask & STATX_BTIME)
+        return pk_asprintf("%llu:%llu:%lld.%09u", dev, (unsigned long long)stx->stx_ino,
+                           (long long)stx->stx_btime.tv_sec, stx->stx_btime.tv_nsec);
+    return pk_asprintf("%llu:%llu", dev, (unsigned long long)stx->stx_ino);
+}
+
+int pk_file_statx(int dirfd, const char *name, struct statx *stx)
+{
+    return statx(dirfd, name ? name : "", (name ? 0 : AT_EMPTY_PATH) | AT_SYMLINK_NOFOLLOW,
+                 STATX_BASIC_STATS | STATX_BTIME, stx);
 }
 
 static uint32_t be32(const unsigned char *p)
@@ -209,7 +225,19 @@ static void probe_file(int dirfd, const char *dirpath, const struct stat *st,
     absolutize_backing(v, dirpath);
 }
 
-static void set_time(pk_timestamp *t, struct timespec ts)
+static void stat_from_statx(const struct statx *x, struct stat *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->st_dev = makedev(x->stx_dev_major, x->stx_dev_minor);
+    st->st_ino = x->stx_ino;
+    st->st_mode = x->stx_mode;
+    st->st_uid = x->stx_uid;
+    st->st_gid = x->stx_gid;
+    st->st_size = (off_t)x->stx_size;
+    st->st_blocks = (blkcnt_t)x->stx_blocks;
+}
+
+static void set_time(pk_timestamp *t, struct statx_timestamp ts)
 {
     t->sec = ts.tv_sec;
     t->nsec = ts.tv_nsec;
@@ -218,36 +246,35 @@ static void set_time(pk_timestamp *t, struct timespec ts)
 int pk_file_observe(int dirfd, const char *dirpath, const char *name,
                     const pk_probe_opts *opts, pk_obs_vol *out)
 {
-    struct stat st;
-    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-        if (errno == ENOENT) return 1;
-        int e = errno;
-        out->name = pk_strdup(name);
-        out->path = pk_asprintf("%s/%s", dirpath, name);
-        out->key = pk_strdup(out->path);
-        out->format = -1;
-        out->backing_format = -1;
-        out->perms = (pk_perms){ .mode = -1, .uid = -1, .gid = -1 };
-        out->error = pk_asprintf("cannot stat '%s': %s", out->path, strerror(e));
-        return 0;
-    }
+    struct statx stx;
     out->name = pk_strdup(name);
     out->path = pk_asprintf("%s/%s", dirpath, name);
     out->key = pk_strdup(out->path);
-    out->identity = pk_asprintf("%llu:%llu", (unsigned long long)st.st_dev,
-                                (unsigned long long)st.st_ino);
     out->type = PK_VOL_FILE;
     out->format = -1;
     out->backing_format = -1;
+    out->perms = (pk_perms){ .mode = -1, .uid = -1, .gid = -1 };
+    out->atime = out->mtime = out->ctime = out->btime = (pk_timestamp){ .sec = -1, .nsec = 0 };
+    if (pk_file_statx(dirfd, name, &stx) < 0) {
+        if (errno == ENOENT) {
+            pk_obs_vol_clear(out);
+            return 1;
+        }
+        out->error = pk_asprintf("cannot stat '%s': %s", out->path, strerror(errno));
+        return 0;
+    }
+    struct stat st;
+    stat_from_statx(&stx, &st);
+    out->identity = pk_file_identity(&stx);
     out->physical = (uint64_t)st.st_size;
     out->allocation = (uint64_t)st.st_blocks * 512;
     out->capacity = (uint64_t)st.st_size;
     out->perms = (pk_perms){ .mode = st.st_mode & 07777, .uid = st.st_uid, .gid = st.st_gid };
-    out->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-    set_time(&out->atime, st.st_atim);
-    set_time(&out->mtime, st.st_mtim);
-    set_time(&out->ctime, st.st_ctim);
-    out->btime = (pk_timestamp){ .sec = -1, .nsec = 0 };
+    out->mtime_ns = (int64_t)stx.stx_mtime.tv_sec * 1000000000 + stx.stx_mtime.tv_nsec;
+    set_time(&out->atime, stx.stx_atime);
+    set_time(&out->mtime, stx.stx_mtime);
+    set_time(&out->ctime, stx.stx_ctime);
+    if (stx.stx_mask & STATX_BTIME) set_time(&out->btime, stx.stx_btime);
 
     if (S_ISREG(st.st_mode)) {
         probe_file(dirfd, dirpath, &st, opts, out);

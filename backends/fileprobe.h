@@ -3,6 +3,17 @@
 #pragma once
 #include "observed.h"
 
+struct statx;
+
+/* A file's identity: "DEV:INO", plus ":SEC.NSEC" of its birth time where
+ * the filesystem records one. Inode numbers are handed out again at once
+ * after a delete (ext4 does, in this project's own tests), so dev:ino alone
+ * would take a new file for the old one. */
+char *pk_file_identity(const struct statx *stx);
+/* statx of an entry of dirfd (NULL name = dirfd itself) without following
+ * links, with what pk_file_identity needs. 0 or -1 with errno. */
+int pk_file_statx(int dirfd, const char *name, struct statx *stx);
+
 /* How far to trust the filesystem while probing one pool. */
 typedef struct {
     /* st_blocks == 0 means "all zeroes" (true of local filesystems; not of

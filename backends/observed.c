@@ -19,6 +19,8 @@ void pk_obs_vol_clear(pk_obs_vol *v)
     free(v->identity);
     free(v->backing_path);
     free(v->error);
+    free(v->extents);
+    free(v->part_type);
     memset(v, 0, sizeof(*v));
     v->format = -1;
     v->backing_format = -1;
@@ -32,6 +34,8 @@ void pk_obs_pool_clear(pk_obs_pool *p)
     pk_err_free(p->error);
     perms_clear(&p->perms);
     free(p->identity);
+    free(p->probe);
+    free(p->free_extents);
     for (size_t i = 0; i < p->n_vols; i++)
         pk_obs_vol_clear(&p->vols[i]);
     free(p->vols);

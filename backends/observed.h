@@ -28,6 +28,10 @@ typedef struct pk_obs_vol {
     int64_t mtime_ns;         /* for caching image probes */
     pk_timestamp atime, mtime, ctime, btime;
     char *error;              /* this volume could not be fully observed (not "absent") */
+    /* Block volumes carved out of a device (disk partitions): where they lie
+     * on it, in bytes, end exclusive (libvirt's <source><extent>). */
+    pk_extent *extents; size_t n_extents;
+    char *part_type;          /* disk pools: "primary", "logical" or "extended" */
 } pk_obs_vol;
 
 typedef struct pk_obs_pool {
@@ -39,6 +43,10 @@ typedef struct pk_obs_pool {
     pk_perms perms;
     char *identity;           /* "dev:ino" of the target dir, etc. */
     bool nonempty;            /* holds anything at all (for build safety) */
+    char *probe;              /* what the source device holds, for plans: "ext4 filesystem UUID ..." */
+    /* Unpartitioned space of a disk pool, bytes, end exclusive (libvirt's
+     * <source><device><freeExtent>). */
+    pk_extent *free_extents; size_t n_free_extents;
     pk_obs_vol *vols; size_t n_vols;   /* sorted by name; valid when vols_observed */
     bool vols_observed;
     int64_t observed_at_ms;

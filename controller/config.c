@@ -277,7 +277,10 @@ char *pk_settings_format_yaml(const pk_settings *s)
         pk_buf_indent(&b, indent);
         if (v) {
             pk_buf_addf(&b, "%s: ", leaf);
-            add_scalar(&b, v);
+            if (k->type == PK_CT_BOOL)   /* true/false must stay booleans, not strings */
+                pk_buf_add(&b, v);
+            else
+                add_scalar(&b, v);
             add_comment(&b, start, from);
         } else {
             pk_buf_addf(&b, "# %s: not set: %s\n", leaf, k->unset ? k->unset : "none");

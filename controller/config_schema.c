@@ -42,7 +42,7 @@ const pk_config_key pk_config_keys[] = {
     { .name = "desired.path", .env = "POOLKEEPER_DESIRED", .flag = "--desired",
       .type = PK_CT_PATH, .offset = F(desired_path), .unset = "the current directory" },
     { .name = "desired.remote", .env = "POOLKEEPER_DESIRED_REMOTE",
-      .type = PK_CT_REMOTE, .offset = F(desired_remote), .unset = "none: desired.path is used" },
+      .type = PK_CT_REMOTE, .offset = F(desired_remote), .unset = "desired.path is used" },
     { .name = "desired.branch", .env = "POOLKEEPER_BRANCH",
       .type = PK_CT_STRING, .offset = F(desired_branch),
       .unset = "HEAD of a local repository, main of a remote" },

@@ -945,19 +945,21 @@ static int credentials_cb(git_credential **out, const char *url PK_UNUSED, const
 
 /* Fetch every branch and tag of the remote into the cache (a bare mirror:
  * refs/heads/X of the remote is refs/heads/X here, so any revision names
- * what it names there), and point HEAD at the remote's default branch. */
+ * what it names there), and point HEAD at the remote's default branch.
+ *
+ * The remote is an in-memory one that skips url.*.insteadOf: the cache
+ * directory belongs to one URL, and libgit2 1.5 leaks memory on every
+ * config entry its insteadOf scan does not match (a service fetching
+ * every few minutes would grow without end). */
 static int remote_fetch(git_repository *repo, const char *url, char **ret_msg)
 {
+    git_remote_create_options co = GIT_REMOTE_CREATE_OPTIONS_INIT;
+    co.repository = repo;
+    co.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
     git_remote *remote = NULL;
-    int r = git_remote_lookup(&remote, repo, "origin");
-    if (r == GIT_ENOTFOUND)
-        r = git_remote_create_with_fetchspec(&remote, repo, "origin", url, "+refs/heads/*:refs/heads/*");
-    else if (r == 0 && !pk_streq(git_remote_url(remote), url)) {
-        git_remote_free(remote);
-        remote = NULL;
-        r = git_remote_set_url(repo, "origin", url);
-        if (r == 0) r = git_remote_lookup(&remote, repo, "origin");
-    }
+    int r = git_remote_create_with_opts(&remote, url, &co);
+    char *specs[] = { "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*" };
+    git_strarray refspecs = { specs, PK_NELEM(specs) };
     int tries = 0;
     git_remote_callbacks cb = GIT_REMOTE_CALLBACKS_INIT;
     cb.credentials = credentials_cb;
@@ -971,9 +973,9 @@ static int remote_fetch(git_repository *repo, const char *url, char **ret_msg)
         fo.callbacks = cb;
         fo.prune = GIT_FETCH_PRUNE;
         fo.update_fetchhead = 0;
-        fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_ALL;
-        r = git_remote_download(remote, NULL, &fo);
-        if (r == 0) r = git_remote_update_tips(remote, &cb, 0, GIT_REMOTE_DOWNLOAD_TAGS_ALL, "poolkeeper: fetch");
+        fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;   /* the refspec has them all */
+        r = git_remote_download(remote, &refspecs, &fo);
+        if (r == 0) r = git_remote_update_tips(remote, &cb, 0, GIT_REMOTE_DOWNLOAD_TAGS_NONE, "poolkeeper: fetch");
         if (r == 0) r = git_remote_prune(remote, &cb);
     }
     if (r == 0 && head.ptr && pk_str_has_prefix(head.ptr, "refs/heads/"))

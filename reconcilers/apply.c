@@ -4,15 +4,22 @@
 
 #define DEFAULT_BATCH 256
 
-void pk_apply_crashpoint(const char *point)
+/* "POINT:N" names the N-th time POINT is reached. */
+static bool spec_hit(const char *spec, const char *point, int *hits)
 {
-    static int hits;
-    const char *spec = getenv("PK_TEST_CRASH");
-    if (!spec) return;
+    if (!spec) return false;
     const char *colon = strrchr(spec, ':');
     if (!colon || (size_t)(colon - spec) != strlen(point) || strncmp(spec, point, strlen(point)) != 0)
-        return;
-    if (++hits == atoi(colon + 1)) raise(SIGKILL);
+        return false;
+    return ++*hits == atoi(colon + 1);
+}
+
+void pk_apply_crashpoint(const char *point)
+{
+    static int crash_hits, stall_hits;
+    if (spec_hit(getenv("PK_TEST_CRASH"), point, &crash_hits)) raise(SIGKILL);
+    /* Hold still (with the lock held) so a test can race a second process. */
+    if (spec_hit(getenv("PK_TEST_STALL"), point, &stall_hits)) sleep(60);
 }
 
 static bool backend_fault(const char *point, const char *object PK_UNUSED)
@@ -74,6 +81,8 @@ static int run_one(pk_bctx *c, const pk_action *a, outcome *out, pk_err **err)
     if (!be && a->kind != PK_ACT_ADOPT)
         return pk_fail(err, "pool type '%s' is not supported by this build",
                        pk_pool_type_to_string(a->pool_type));
+    if (!a->dpool && a->kind != PK_ACT_ADOPT && a->kind != PK_ACT_POOL_DEFINE)
+        return pk_fail(err, "the definition of pool '%s' is not in the desired state any more", a->pool);
     switch (a->kind) {
     case PK_ACT_POOL_DEFINE:
         /* poolkeeper keeps definitions in the repository: nothing to store. */
@@ -160,7 +169,7 @@ int pk_apply(const pk_plan *plan, const pk_apply_opts *o, pk_apply_stats *stats,
     pk_buf name = PK_BUF_INIT;
     int rc = 0;
 
-    pk_backend_set_fault_hook(getenv("PK_TEST_CRASH") ? backend_fault : NULL);
+    pk_backend_set_fault_hook(getenv("PK_TEST_CRASH") || getenv("PK_TEST_STALL") ? backend_fault : NULL);
 
     for (size_t i = 0; i < n; i++)
         if (plan->actions[i].blocked) {

@@ -45,5 +45,6 @@ int pk_apply_recover(pk_store *s, const pk_observed *observed, int64_t run, pk_e
  * backend reaches POINT the process kills itself with SIGKILL, as a power
  * cut would. Points: "intents" (after a batch of intents is committed),
  * "op" (after a backend operation), "results" (after a batch of results),
- * and the backends' own points (e.g. "vol.create.before-rename"). */
+ * and the backends' own points (e.g. "vol.create.before-rename").
+ * $PK_TEST_STALL, same syntax, sleeps 60 s there instead (lock races). */
 void pk_apply_crashpoint(const char *point);

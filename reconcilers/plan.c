@@ -55,6 +55,8 @@ typedef struct {
     size_t n_edges;
     size_t owned_vols;  /* owned volumes present (observed, identity intact) */
     char *removed_reason;
+    const pk_owned **owned;     /* the ownership set sorted by (pool, vol) */
+    size_t n_owned;
 } planner;
 
 static unsigned default_caps(pk_pool_type t)
@@ -66,6 +68,52 @@ static unsigned default_caps(pk_pool_type t)
 static unsigned caps_of(planner *pl, pk_pool_type t)
 {
     return pl->in->caps_for ? pl->in->caps_for(t) : default_caps(t);
+}
+
+/* ---- ownership lookups ----
+ * pk_ownership_find is a scan; a plan asks once per observed volume, so the
+ * set is sorted once here and bisected. A pool's own record (vol NULL)
+ * sorts before its volumes'. */
+
+static int cmp_owned_key(const char *pool, const char *vol, const pk_owned *o)
+{
+    int c = strcmp(pool, o->pool ? o->pool : "");
+    if (c) return c;
+    if (!vol || !o->vol) return (vol != NULL) - (o->vol != NULL);
+    return strcmp(vol, o->vol);
+}
+
+static int cmp_owned(const void *x, const void *y)
+{
+    const pk_owned *a = *(const pk_owned *const *)x, *b = *(const pk_owned *const *)y;
+    int c = cmp_owned_key(a->pool ? a->pool : "", a->vol, b);
+    if (c) return c;
+    return a < b ? -1 : a > b;     /* the first record wins, as in pk_ownership_find */
+}
+
+static void index_owned(planner *pl)
+{
+    const pk_ownership *o = pl->in->owned;
+    if (!o || o->n == 0) return;
+    pl->owned = pk_calloc(o->n, sizeof(*pl->owned));
+    for (size_t i = 0; i < o->n; i++) pl->owned[i] = &o->items[i];
+    pl->n_owned = o->n;
+    qsort(pl->owned, pl->n_owned, sizeof(*pl->owned), cmp_owned);
+}
+
+static const pk_owned *find_owned(const planner *pl, const char *pool, const char *vol)
+{
+    size_t lo = 0, hi = pl->n_owned;
+    while (lo < hi) {     /* first record not below (pool, vol) */
+        size_t mid = lo + (hi - lo) / 2;
+        if (cmp_owned_key(pool, vol, pl->owned[mid]) > 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < pl->n_owned && cmp_owned_key(pool, vol, pl->owned[lo]) == 0)
+        return pl->owned[lo];
+    return NULL;
 }
 
 /* ---- building blocks ---- */
@@ -143,6 +191,17 @@ static char *err_text(const pk_err *e)
     }
     if (!e) pk_buf_add(&b, "unknown error");
     return pk_buf_steal(&b);
+}
+
+/* Why a pool could not be observed, on one line, without the "error: "
+ * prefix, and without the "cannot observe pool 'X'" wrapper the observer
+ * may have put around it, since the note says that itself. */
+static char *pool_err_text(const char *pool, const pk_err *e)
+{
+    _cleanup_free_ char *wrapper = pk_asprintf("cannot observe pool '%s'", pool);
+    if (e && e->cause && pk_streq(e->msg, wrapper) && !e->errnum)
+        e = e->cause;
+    return err_text(e);
 }
 
 /* "qcow2 20 GiB", or "20 GiB" when the format is unknown. */
@@ -411,7 +470,7 @@ static int plan_delete(planner *pl, size_t rank, const char *pool, pk_pool_type 
  * says so when it is not. */
 static bool vol_owned(planner *pl, const char *pool, const pk_obs_vol *ov)
 {
-    const pk_owned *own = pl->in->owned ? pk_ownership_find(pl->in->owned, pool, ov->name) : NULL;
+    const pk_owned *own = find_owned(pl, pool, ov->name);
     if (!own) return false;
     if (!identity_ok(own->identity, ov->identity)) {
         note_replaced(pl, pool, ov->name, own->identity, ov->identity);
@@ -443,7 +502,7 @@ static void plan_vols(planner *pl, size_t rank, const pk_desired_pool *dp, const
         }
         if (v && !ov) {
             /* Ours and gone: someone removed it, creating it again corrects drift. */
-            bool was_ours = pl->in->owned && pk_ownership_find(pl->in->owned, pool->name, v->name);
+            bool was_ours = find_owned(pl, pool->name, v->name);
             plan_create(pl, rank, pool, v, caps, -1, was_ours);
             continue;
         }
@@ -452,8 +511,11 @@ static void plan_vols(planner *pl, size_t rank, const pk_desired_pool *dp, const
             plan_change(pl, rank, pool, v, ov, caps);
         else if (v)
             plan_foreign(pl, rank, pool, v, ov, caps);
-        else if (owned)
-            plan_delete(pl, rank, pool->name, op->type, ov, caps);
+        else if (owned) {
+            int id = plan_delete(pl, rank, pool->name, op->type, ov, caps);
+            /* The backend needs the pool's definition (its target) to act. */
+            if (id >= 0) act(pl, id)->dpool = pool;
+        }
         /* neither desired nor ours: unmanaged, `status` shows it */
     }
     free(names);
@@ -463,7 +525,7 @@ static void plan_vols(planner *pl, size_t rank, const pk_desired_pool *dp, const
 
 static bool pool_owned(planner *pl, const char *name, const pk_obs_pool *op)
 {
-    const pk_owned *own = pl->in->owned ? pk_ownership_find(pl->in->owned, name, NULL) : NULL;
+    const pk_owned *own = find_owned(pl, name, NULL);
     if (!own) return false;
     if (!identity_ok(own->identity, op->identity)) {
         note_replaced(pl, name, NULL, own->identity, op->identity);
@@ -482,7 +544,7 @@ static void plan_desired_pool(planner *pl, size_t rank, const pk_desired_pool *d
         return;
     }
     if (op->error) {
-        _cleanup_free_ char *why = err_text(op->error);
+        _cleanup_free_ char *why = pool_err_text(pool->name, op->error);
         add_note(pl, pool->name, NULL, true,
                  "cannot observe pool '%s': %s; not planning changes for it", pool->name, why);
         return;
@@ -490,7 +552,7 @@ static void plan_desired_pool(planner *pl, size_t rank, const pk_desired_pool *d
     unsigned caps = caps_of(pl, pool->type);
     /* A pool we own that is no longer built or started was changed behind
      * our back: bringing it back corrects drift. (Its identity went with it.) */
-    bool ours = pl->in->owned && pk_ownership_find(pl->in->owned, pool->name, NULL);
+    bool ours = find_owned(pl, pool->name, NULL);
 
     if (op->state == PK_POOL_INACTIVE) {
         int id = add_action(pl, PK_ACT_POOL_START, pool->name, NULL, pool->type, rank, GROUP_POOL);
@@ -552,8 +614,7 @@ static void plan_desired_pool(planner *pl, size_t rank, const pk_desired_pool *d
         ready = start;
     }
     for (size_t i = 0; i < dp->n_vols; i++) {
-        bool was_ours = pl->in->owned &&
-                        pk_ownership_find(pl->in->owned, pool->name, dp->vols[i]->name);
+        bool was_ours = find_owned(pl, pool->name, dp->vols[i]->name);
         plan_create(pl, rank, pool, dp->vols[i], caps, ready, was_ours);
     }
 }
@@ -569,7 +630,7 @@ static void plan_removed_pool(planner *pl, size_t rank, const char *name, const 
         return;
     }
     if (op->error) {
-        _cleanup_free_ char *why = err_text(op->error);
+        _cleanup_free_ char *why = pool_err_text(name, op->error);
         add_note(pl, name, NULL, true,
                  "cannot observe pool '%s': %s; not planning changes for it", name, why);
         return;
@@ -948,6 +1009,7 @@ pk_plan *pk_plan_compute_inputs(const pk_plan_inputs *in)
     pl.plan->worktree = d->worktree;
     char shortbuf[16];
     const char *shortid = pk_desired_short(d, shortbuf);
+    index_owned(&pl);
     pl.removed_reason = d->worktree ? pk_strdup("removed from desired in the work tree")
                                     : pk_asprintf("removed from desired in %s", shortid);
 
@@ -975,6 +1037,7 @@ pk_plan *pk_plan_compute_inputs(const pk_plan_inputs *in)
     free(pl.keys);
     free(pl.edges);
     free(pl.removed_reason);
+    free(pl.owned);
     return pl.plan;
 }
 

@@ -157,14 +157,10 @@ static int record_pool(pk_store *s, const pk_obs_pool *p, pk_err **err)
 int pk_store_record_observation(pk_store *s, const pk_observed *o, pk_err **err)
 {
     if (!o || o->n_pools == 0) return 0;
-    if (pk_store_tx_begin(s, err) < 0) return -1;
-    for (size_t i = 0; i < o->n_pools; i++) {
-        if (record_pool(s, &o->pools[i], err) < 0) {
-            pk_store_tx_rollback(s);
-            return pk_wrap(err, "cannot record the observation of pool '%s' in state database '%s'", o->pools[i].name ? o->pools[i].name : "?", s->path);
-        }
-    }
-    if (pk_store_tx_commit(s, err) < 0) return -1;
+    int r = pk_store_tx_begin(s, err);
+    for (size_t i = 0; r == 0 && i < o->n_pools; i++) r = record_pool(s, &o->pools[i], err);
+    if (pk_store_tx_end(s, r, err) < 0)
+        return pk_wrap(err, "cannot record the observation in state database '%s'", s->path);
     return 0;
 }
 
@@ -193,13 +189,12 @@ static void read_vol(sqlite3_stmt *st, pk_obs_vol *v)
     v->error = pk_store_col_text(st, 21);
 }
 
-int pk_store_observed_load(pk_store *s, pk_observed **ret, pk_err **err)
+static int load_pools(pk_store *s, pk_observed *o, pk_err **err)
 {
-    _cleanup_(pk_observed_freep) pk_observed *o = PK_NEW(pk_observed);
     sqlite3_stmt *st = pk_store_stmt(s, SQL_POOLS_SELECT, err);
     if (!st) return -1;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int r;
+    while ((r = pk_store_step_row(s, st, err)) == 1) {
         pk_obs_pool *p = PK_APPEND(o->pools, o->n_pools);
         p->name = pk_store_col_text(st, 0);
         int t = pk_pool_type_from_string((const char *)sqlite3_column_text(st, 1));
@@ -219,36 +214,32 @@ int pk_store_observed_load(pk_store *s, pk_observed **ret, pk_err **err)
         p->vols_observed = pk_store_col_i64(st, 13) != 0;
         p->observed_at_ms = pk_store_col_i64(st, 14);
     }
-    if (rc != SQLITE_DONE) {
-        pk_store_fail(s, err, "cannot read observed pools from state database '%s'", s->path);
-        sqlite3_reset(st);
-        return -1;
-    }
-    sqlite3_reset(st);
-    if (o->n_pools == 0) {
-        *ret = NULL;
-        return 0;
-    }
+    return r;
+}
 
-    st = pk_store_stmt(s, SQL_VOLS_SELECT, err);
+static int load_vols(pk_store *s, pk_observed *o, pk_err **err)
+{
+    sqlite3_stmt *st = pk_store_stmt(s, SQL_VOLS_SELECT, err);
     if (!st) return -1;
     size_t pi = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int r;
+    while ((r = pk_store_step_row(s, st, err)) == 1) {
         const char *pool = (const char *)sqlite3_column_text(st, 0);
         /* Both lists are sorted by pool name: walk them together. Volume
          * rows of a pool without a row (none is made that way) are skipped. */
         while (pi < o->n_pools && strcmp(o->pools[pi].name, pool) < 0) pi++;
         if (pi == o->n_pools || !pk_streq(o->pools[pi].name, pool)) continue;
         pk_obs_pool *p = &o->pools[pi];
-        pk_obs_vol *v = PK_APPEND(p->vols, p->n_vols);
-        read_vol(st, v);
+        read_vol(st, PK_APPEND(p->vols, p->n_vols));
     }
-    if (rc != SQLITE_DONE) {
-        pk_store_fail(s, err, "cannot read observed volumes from state database '%s'", s->path);
-        sqlite3_reset(st);
-        return -1;
-    }
-    sqlite3_reset(st);
-    *ret = TAKE_PTR(o);
+    return r;
+}
+
+int pk_store_observed_load(pk_store *s, pk_observed **ret, pk_err **err)
+{
+    _cleanup_(pk_observed_freep) pk_observed *o = PK_NEW(pk_observed);
+    if (load_pools(s, o, err) < 0 || (o->n_pools && load_vols(s, o, err) < 0))
+        return pk_wrap(err, "cannot read the observations in state database '%s'", s->path);
+    *ret = o->n_pools ? TAKE_PTR(o) : NULL;
     return 0;
 }

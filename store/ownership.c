@@ -25,7 +25,7 @@ int pk_store_own_take_row(pk_store *s, const char *pool, const char *vol, const 
                           const char *key, pk_own_how how, int64_t run, pk_err **err)
 {
     if (!pool || !pk_own_how_to_string(how))
-        return pk_fail(err, "cannot record ownership in state database '%s': no pool or bad kind", s->path);
+        return pk_fail(err, "an owned object needs a pool and how it was taken");
     sqlite3_stmt *st = pk_store_stmt(s, SQL_OWN_TAKE, err);
     if (!st) return -1;
     pk_store_bind_text(st, 1, pool);
@@ -47,25 +47,28 @@ int pk_store_own_drop_row(pk_store *s, const char *pool, const char *vol, pk_err
     return pk_store_step_done(s, st, err);
 }
 
+static const char *shown(const char *vol)
+{
+    return vol ? vol : "";
+}
+
 int pk_store_own_take(pk_store *s, const char *pool, const char *vol, const char *identity,
                       const char *key, pk_own_how how, int64_t run, pk_err **err)
 {
-    if (pk_store_tx_begin(s, err) < 0) return -1;
-    if (pk_store_own_take_row(s, pool, vol, identity, key, how, run, err) < 0) {
-        pk_store_tx_rollback(s);
-        return -1;
-    }
-    return pk_store_tx_commit(s, err);
+    int r = pk_store_tx_begin(s, err);
+    if (r == 0) r = pk_store_own_take_row(s, pool, vol, identity, key, how, run, err);
+    if (pk_store_tx_end(s, r, err) < 0)
+        return pk_wrap(err, "cannot record ownership of '%s%s%s' in state database '%s'", pool ? pool : "", vol ? "/" : "", shown(vol), s->path);
+    return 0;
 }
 
 int pk_store_own_drop(pk_store *s, const char *pool, const char *vol, pk_err **err)
 {
-    if (pk_store_tx_begin(s, err) < 0) return -1;
-    if (pk_store_own_drop_row(s, pool, vol, err) < 0) {
-        pk_store_tx_rollback(s);
-        return -1;
-    }
-    return pk_store_tx_commit(s, err);
+    int r = pk_store_tx_begin(s, err);
+    if (r == 0) r = pk_store_own_drop_row(s, pool, vol, err);
+    if (pk_store_tx_end(s, r, err) < 0)
+        return pk_wrap(err, "cannot drop ownership of '%s%s%s' in state database '%s'", pool ? pool : "", vol ? "/" : "", shown(vol), s->path);
+    return 0;
 }
 
 static char *col_vol(sqlite3_stmt *st, int i)
@@ -76,12 +79,11 @@ static char *col_vol(sqlite3_stmt *st, int i)
 
 int pk_store_owners_list(pk_store *s, pk_owner **ret, size_t *ret_n, pk_err **err)
 {
-    sqlite3_stmt *st = pk_store_stmt(s, SQL_OWN_SELECT, err);
-    if (!st) return -1;
     pk_owner *list = NULL;
     size_t n = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int r = -1;
+    sqlite3_stmt *st = pk_store_stmt(s, SQL_OWN_SELECT, err);
+    while (st && (r = pk_store_step_row(s, st, err)) == 1) {
         pk_owner *o = PK_APPEND(list, n);
         o->pool = pk_store_col_text(st, 0);
         o->vol = col_vol(st, 1);
@@ -92,10 +94,9 @@ int pk_store_owners_list(pk_store *s, pk_owner **ret, size_t *ret_n, pk_err **er
         o->since_ms = pk_store_col_i64(st, 5);
         o->run = pk_store_col_i64(st, 6);
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
+    if (r < 0) {
         pk_owners_free(list, n);
-        return pk_store_fail(s, err, "cannot read ownership from state database '%s'", s->path);
+        return pk_wrap(err, "cannot read ownership from state database '%s'", s->path);
     }
     *ret = list;
     *ret_n = n;

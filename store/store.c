@@ -76,6 +76,16 @@ char *pk_store_err_text(const pk_err *e)
 
 /* ---------- statements and transactions ---------- */
 
+int pk_store_sqlerr(pk_store *s, pk_err **err)
+{
+    pk_err *e = sqlite_cause(s->db);
+    if (err && !*err)
+        *err = e;
+    else
+        pk_err_free(e);
+    return -1;
+}
+
 sqlite3_stmt *pk_store_stmt(pk_store *s, const char *sql, pk_err **err)
 {
     for (size_t i = 0; i < s->n_stmts; i++)
@@ -86,7 +96,7 @@ sqlite3_stmt *pk_store_stmt(pk_store *s, const char *sql, pk_err **err)
         }
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
-        pk_store_fail(s, err, "cannot prepare a query of state database '%s'", s->path);
+        pk_store_sqlerr(s, err);
         return NULL;
     }
     PK_APPEND(s->stmts, s->n_stmts)->sql = sql;
@@ -98,7 +108,7 @@ int pk_store_step_done(pk_store *s, sqlite3_stmt *st, pk_err **err)
 {
     int rc = sqlite3_step(st);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        pk_store_fail(s, err, "cannot write to state database '%s'", s->path);
+        pk_store_sqlerr(s, err);
         sqlite3_reset(st);
         return -1;
     }
@@ -106,25 +116,32 @@ int pk_store_step_done(pk_store *s, sqlite3_stmt *st, pk_err **err)
     return 0;
 }
 
+int pk_store_step_row(pk_store *s, sqlite3_stmt *st, pk_err **err)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) return 1;
+    if (rc != SQLITE_DONE) pk_store_sqlerr(s, err);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
 int pk_store_tx_begin(pk_store *s, pk_err **err)
 {
     if (s->mode != PK_STORE_WRITE && !s->in_memory)
-        return pk_fail(err, "state database '%s' was opened read-only", s->path);
+        return pk_fail(err, "it was opened read-only");
     /* IMMEDIATE: take the write lock now, so a transaction never fails
      * half-way on a lock upgrade. */
     if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return pk_store_fail(s, err, "cannot start a transaction in state database '%s'", s->path);
+        return pk_store_sqlerr(s, err);
     return 0;
 }
 
-int pk_store_tx_commit(pk_store *s, pk_err **err)
+int pk_store_tx_end(pk_store *s, int r, pk_err **err)
 {
-    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        pk_store_fail(s, err, "cannot commit to state database '%s'", s->path);
-        pk_store_tx_rollback(s);
-        return -1;
-    }
-    return 0;
+    if (r == 0 && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) return 0;
+    if (r == 0) pk_store_sqlerr(s, err);
+    pk_store_tx_rollback(s);
+    return -1;
 }
 
 void pk_store_tx_rollback(pk_store *s)

@@ -18,11 +18,20 @@ struct pk_store {
     size_t n_stmts;
 };
 
+/* Errors: the helpers below fill *err with SQLite's own explanation of the
+ * failure only (and the OS error, if any); each public function then wraps
+ * it once with what it was doing and the file ("cannot record ... in state
+ * database 'X': database or disk is full"). */
+int pk_store_sqlerr(pk_store *s, pk_err **err);
+
 /* The prepared statement for `sql` (a static string: its address is the
  * key), reset and ready to bind. NULL with *err on failure. */
 sqlite3_stmt *pk_store_stmt(pk_store *s, const char *sql, pk_err **err);
 /* Step a statement that returns no rows, then reset it. */
 int pk_store_step_done(pk_store *s, sqlite3_stmt *st, pk_err **err);
+/* Step a query to its next row: 1 row, 0 done (statement reset), -1 error
+ * (statement reset). */
+int pk_store_step_row(pk_store *s, sqlite3_stmt *st, pk_err **err);
 
 /* Fill *err with a complete message (fmt) whose cause is SQLite's own
  * explanation of the last failure (with the OS error, if any). Returns -1. */
@@ -30,9 +39,11 @@ int pk_store_fail(pk_store *s, pk_err **err, const char *fmt, ...) PK_PRINTF(3, 
 /* The same for a raw connection (open, migration). */
 int pk_store_fail_db(sqlite3 *db, pk_err **err, const char *fmt, ...) PK_PRINTF(3, 4);
 
-/* BEGIN IMMEDIATE / COMMIT / ROLLBACK of one logical step. */
+/* One logical step is one transaction: tx_begin (BEGIN IMMEDIATE), the
+ * statements, then tx_end(s, r) which commits when r == 0 and rolls back
+ * otherwise; it returns -1 if r was, or if the commit failed. */
 int pk_store_tx_begin(pk_store *s, pk_err **err);
-int pk_store_tx_commit(pk_store *s, pk_err **err);
+int pk_store_tx_end(pk_store *s, int r, pk_err **err);
 void pk_store_tx_rollback(pk_store *s);
 
 /* Binding and reading columns: NULL strings are SQL NULL and back. */

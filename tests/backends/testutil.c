@@ -1,6 +1,7 @@
 /* Helpers shared by the backends tests. */
 #include "testutil.h"
 #include "../../backends/runner.h"
+#include <fcntl.h>
 #include <json-c/json.h>
 
 pk_pool *tu_dir_pool(const char *path)
@@ -69,8 +70,15 @@ struct stat tu_lstat(const char *path)
 
 char *tu_identity(const char *path)
 {
+    struct statx x;
+    if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_INO | STATX_BTIME, &x) < 0)
+        return NULL;
     struct stat st = tu_lstat(path);
-    return pk_asprintf("%llu:%llu", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+    if (!(x.stx_mask & STATX_BTIME))
+        return pk_asprintf("%llu:%llu", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+    return pk_asprintf("%llu:%llu:%lld.%09u", (unsigned long long)st.st_dev,
+                       (unsigned long long)st.st_ino, (long long)x.stx_btime.tv_sec,
+                       x.stx_btime.tv_nsec);
 }
 
 bool tu_run(const char *const *argv)

@@ -14,7 +14,7 @@ void tu_write(const char *path, const char *content);
 char *tu_read(const char *path);          /* NULL if unreadable */
 bool tu_exists(const char *path);         /* lstat */
 struct stat tu_lstat(const char *path);   /* zeroed when missing */
-char *tu_identity(const char *path);      /* "dev:ino" via lstat */
+char *tu_identity(const char *path);      /* "dev:ino:btime" computed here, not by the backend */
 
 /* Run a command through the runner; false (with a diagnostic) on failure. */
 bool tu_run(const char *const *argv);

@@ -668,7 +668,7 @@ static void test_binary(void)
            "show: state from the environment, and says so");
     tap_ok(strstr(r.out, "  format: json") && strstr(r.out, "# --log-format\n"),
            "show: log.format from the flag, and says so");
-    tap_ok(strstr(r.out, "design-example.yaml:2\n") != NULL, "show: a value cites its file line");
+    tap_ok(strstr(r.out, "design-example.yaml:3\n") != NULL, "show: a value cites its file line");
     tap_ok(strstr(r.out, "  healthz_failures: 3") && strstr(r.out, "# default\n"),
            "show: defaults are marked");
     run_free(&r);

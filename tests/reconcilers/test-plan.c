@@ -76,14 +76,19 @@ static int cmp_ovol(const void *a, const void *b)
 }
 
 /* The contracts say "sorted by name": builders add in any order, this sorts. */
+static void sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+    if (n > 1) qsort(base, n, size, cmp);   /* qsort(NULL, 0) is undefined */
+}
+
 static void world_sort(world *w)
 {
-    qsort(w->d->pools, w->d->n_pools, sizeof(*w->d->pools), cmp_dpool);
+    sort(w->d->pools, w->d->n_pools, sizeof(*w->d->pools), cmp_dpool);
     for (size_t i = 0; i < w->d->n_pools; i++)
-        qsort(w->d->pools[i].vols, w->d->pools[i].n_vols, sizeof(pk_vol *), cmp_dvol);
-    qsort(w->o->pools, w->o->n_pools, sizeof(*w->o->pools), cmp_opool);
+        sort(w->d->pools[i].vols, w->d->pools[i].n_vols, sizeof(pk_vol *), cmp_dvol);
+    sort(w->o->pools, w->o->n_pools, sizeof(*w->o->pools), cmp_opool);
     for (size_t i = 0; i < w->o->n_pools; i++)
-        qsort(w->o->pools[i].vols, w->o->pools[i].n_vols, sizeof(pk_obs_vol), cmp_ovol);
+        sort(w->o->pools[i].vols, w->o->pools[i].n_vols, sizeof(pk_obs_vol), cmp_ovol);
 }
 
 static pk_perms no_perms(void)
@@ -685,6 +690,15 @@ static void test_observe_error(void)
                "cannot observe pool 'default': cannot stat '/srv/default': Permission denied; "
                "not planning changes for it", "observe error: note");
     tap_ok(n && n->error, "observe error: an error");
+    pk_plan_free(p);
+
+    /* The observer's own "cannot observe pool" wrapper is not said twice. */
+    pk_wrap(&op->error, "cannot observe pool '%s'", "default");
+    p = plan(&w);
+    n = find_note(p, "cannot observe pool");
+    tap_is_str(n ? n->message : NULL,
+               "cannot observe pool 'default': cannot stat '/srv/default': Permission denied; "
+               "not planning changes for it", "observe error: wrapped error");
     n = find_note(p, "'other'");
     tap_is_str(n ? n->message : NULL, "pool 'other' was not observed; not planning changes for it",
                "never observed: note");
@@ -864,6 +878,37 @@ static void test_pool_delete(void)
     tap_ok(find_note(p, "pool 'gone' was removed from desired but was not observed") != NULL,
            "removed pool not observed: noted");
     pk_plan_free(p);
+    world_free(&w);
+}
+
+static unsigned caps_registry(pk_pool_type t)
+{
+    const pk_backend *b = pk_backend_for(t);
+    return b ? b->caps : 0;
+}
+
+/* pk_plan_compute asks the backend registry; a type without a backend can do nothing. */
+static void test_registry_caps(void)
+{
+    world w;
+    world_init(&w);
+    dpool(&w, "default", PK_POOL_DIR);
+    dvol(&w, "default", "a.raw", PK_IMG_RAW, GiB);
+    opool(&w, "default", PK_POOL_DIR, PK_POOL_ABSENT);
+    dpool(&w, "sheep", PK_POOL_SHEEPDOG);
+    opool(&w, "sheep", PK_POOL_SHEEPDOG, PK_POOL_ABSENT);
+    world_sort(&w);
+    pk_plan *p = pk_plan_compute(w.d, w.o, &w.own, &w.policy);
+    w.caps = caps_registry;
+    pk_plan *q = plan(&w);
+    _cleanup_free_ char *got = pk_plan_format_json(p, NULL);
+    _cleanup_free_ char *want = pk_plan_format_json(q, NULL);
+    tap_is_str(got, want, "pk_plan_compute uses the registry's capabilities");
+    tap_ok(p->n_actions > 0 && p->actions[0].kind == PK_ACT_POOL_BUILD, "dir pools are built");
+    tap_ok(find_note(p, "pool 'sheep' does not exist and pool type 'sheepdog' cannot be built") != NULL,
+           "a pool type without a backend cannot be built");
+    pk_plan_free(p);
+    pk_plan_free(q);
     world_free(&w);
 }
 
@@ -1062,6 +1107,7 @@ int main(void)
     test_backing();
     test_deterministic();
     test_pool_delete();
+    test_registry_caps();
     test_text();
     test_json();
     return tap_done();
