@@ -34,11 +34,10 @@ static int note_one(pk_store *s, const pk_drift_item *d, int64_t now, bool *ret_
     pk_store_bind_text(st, 1, d->pool);
     pk_store_bind_text(st, 2, vol);
     pk_store_bind_text(st, 3, d->what);
-    int rc = sqlite3_step(st);
-    int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    int r = pk_store_step_row(s, st, err);
+    if (r < 0) return -1;
+    int64_t id = r == 1 ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return pk_store_fail(s, err, "cannot read drift from state database '%s'", s->path);
     if (id) {
         if (!(st = pk_store_stmt(s, SQL_DRIFT_SEEN, err))) return -1;
         pk_store_bind_i64(st, 1, id);
@@ -60,15 +59,12 @@ int pk_store_drift_note(pk_store *s, const pk_drift_item *items, size_t n, bool 
                         pk_err **err)
 {
     if (n == 0) return 0;
-    if (pk_store_tx_begin(s, err) < 0) return -1;
+    int r = pk_store_tx_begin(s, err);
     int64_t now = pk_now_ms();
-    for (size_t i = 0; i < n; i++) {
-        if (note_one(s, &items[i], now, ret_new ? &ret_new[i] : NULL, err) < 0) {
-            pk_store_tx_rollback(s);
-            return pk_wrap(err, "cannot record drift in state database '%s'", s->path);
-        }
-    }
-    return pk_store_tx_commit(s, err);
+    for (size_t i = 0; r == 0 && i < n; i++) r = note_one(s, &items[i], now, ret_new ? &ret_new[i] : NULL, err);
+    if (pk_store_tx_end(s, r, err) < 0)
+        return pk_wrap(err, "cannot record drift in state database '%s'", s->path);
+    return 0;
 }
 
 int pk_store_drift_resolve(pk_store *s, const char *pool, const char *vol, const char *what,
@@ -77,22 +73,26 @@ int pk_store_drift_resolve(pk_store *s, const char *pool, const char *vol, const
     sqlite3_stmt *st;
     int64_t now = pk_now_ms();
     if (what) {
-        if (!(st = pk_store_stmt(s, SQL_DRIFT_RESOLVE_WHAT, err))) return -1;
-        pk_store_bind_text(st, 1, pool);
-        pk_store_bind_text(st, 2, vol ? vol : "");
-        pk_store_bind_text(st, 3, what);
-        pk_store_bind_i64(st, 4, now);
+        if ((st = pk_store_stmt(s, SQL_DRIFT_RESOLVE_WHAT, err))) {
+            pk_store_bind_text(st, 1, pool);
+            pk_store_bind_text(st, 2, vol ? vol : "");
+            pk_store_bind_text(st, 3, what);
+            pk_store_bind_i64(st, 4, now);
+        }
     } else if (vol) {
-        if (!(st = pk_store_stmt(s, SQL_DRIFT_RESOLVE_OBJECT, err))) return -1;
-        pk_store_bind_text(st, 1, pool);
-        pk_store_bind_text(st, 2, vol);
-        pk_store_bind_i64(st, 3, now);
+        if ((st = pk_store_stmt(s, SQL_DRIFT_RESOLVE_OBJECT, err))) {
+            pk_store_bind_text(st, 1, pool);
+            pk_store_bind_text(st, 2, vol);
+            pk_store_bind_i64(st, 3, now);
+        }
     } else {
-        if (!(st = pk_store_stmt(s, SQL_DRIFT_RESOLVE_POOL, err))) return -1;
-        pk_store_bind_text(st, 1, pool);
-        pk_store_bind_i64(st, 2, now);
+        if ((st = pk_store_stmt(s, SQL_DRIFT_RESOLVE_POOL, err))) {
+            pk_store_bind_text(st, 1, pool);
+            pk_store_bind_i64(st, 2, now);
+        }
     }
-    if (pk_store_step_done(s, st, err) < 0) return -1;
+    if (!st || pk_store_step_done(s, st, err) < 0)
+        return pk_wrap(err, "cannot resolve drift in state database '%s'", s->path);
     return sqlite3_changes(s->db);
 }
 
@@ -109,12 +109,11 @@ void pk_drifts_free(pk_drift *d, size_t n)
 
 int pk_store_drift_list(pk_store *s, bool all, pk_drift **ret, size_t *ret_n, pk_err **err)
 {
-    sqlite3_stmt *st = pk_store_stmt(s, all ? SQL_DRIFT_ALL_LIST : SQL_DRIFT_OPEN_LIST, err);
-    if (!st) return -1;
     pk_drift *list = NULL;
     size_t n = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int r = -1;
+    sqlite3_stmt *st = pk_store_stmt(s, all ? SQL_DRIFT_ALL_LIST : SQL_DRIFT_OPEN_LIST, err);
+    while (st && (r = pk_store_step_row(s, st, err)) == 1) {
         pk_drift *d = PK_APPEND(list, n);
         d->id = pk_store_col_i64(st, 0);
         d->pool = pk_store_col_text(st, 1);
@@ -126,10 +125,9 @@ int pk_store_drift_list(pk_store *s, bool all, pk_drift **ret, size_t *ret_n, pk
         d->last_seen_ms = pk_store_col_i64(st, 6);
         d->resolved_ms = pk_store_col_i64(st, 7);
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
+    if (r < 0) {
         pk_drifts_free(list, n);
-        return pk_store_fail(s, err, "cannot read drift from state database '%s'", s->path);
+        return pk_wrap(err, "cannot read drift from state database '%s'", s->path);
     }
     *ret = list;
     *ret_n = n;
@@ -156,15 +154,16 @@ int pk_store_event_append(pk_store *s, const char *kind, int64_t run, const char
 {
     if (!kind || !message) return pk_fail(err, "an event needs a kind and a message");
     sqlite3_stmt *st = pk_store_stmt(s, SQL_EVENT_APPEND, err);
-    if (!st) return -1;
-    pk_store_bind_i64(st, 1, pk_now_ms());
-    pk_store_bind_text(st, 2, kind);
-    pk_store_bind_opt_i64(st, 3, run, run > 0);
-    pk_store_bind_text(st, 4, pool);
-    pk_store_bind_text(st, 5, vol);
-    pk_store_bind_text(st, 6, message);
-    pk_store_bind_text(st, 7, data);
-    if (pk_store_step_done(s, st, err) < 0)
+    if (st) {
+        pk_store_bind_i64(st, 1, pk_now_ms());
+        pk_store_bind_text(st, 2, kind);
+        pk_store_bind_opt_i64(st, 3, run, run > 0);
+        pk_store_bind_text(st, 4, pool);
+        pk_store_bind_text(st, 5, vol);
+        pk_store_bind_text(st, 6, message);
+        pk_store_bind_text(st, 7, data);
+    }
+    if (!st || pk_store_step_done(s, st, err) < 0)
         return pk_wrap(err, "cannot record an event in state database '%s'", s->path);
     if (ret_id) *ret_id = sqlite3_last_insert_rowid(s->db);
     return 0;
@@ -185,14 +184,15 @@ void pk_events_free(pk_event *e, size_t n)
 int pk_store_events_list(pk_store *s, int64_t after_id, size_t limit, bool pending,
                          pk_event **ret, size_t *ret_n, pk_err **err)
 {
-    sqlite3_stmt *st = pk_store_stmt(s, pending ? SQL_EVENTS_PENDING : SQL_EVENTS_LIST, err);
-    if (!st) return -1;
-    pk_store_bind_i64(st, 1, after_id);
-    pk_store_bind_i64(st, 2, limit ? (int64_t)limit : -1);
     pk_event *list = NULL;
     size_t n = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int r = -1;
+    sqlite3_stmt *st = pk_store_stmt(s, pending ? SQL_EVENTS_PENDING : SQL_EVENTS_LIST, err);
+    if (st) {
+        pk_store_bind_i64(st, 1, after_id);
+        pk_store_bind_i64(st, 2, limit ? (int64_t)limit : -1);
+    }
+    while (st && (r = pk_store_step_row(s, st, err)) == 1) {
         pk_event *e = PK_APPEND(list, n);
         e->id = pk_store_col_i64(st, 0);
         e->at_ms = pk_store_col_i64(st, 1);
@@ -204,10 +204,9 @@ int pk_store_events_list(pk_store *s, int64_t after_id, size_t limit, bool pendi
         e->data = pk_store_col_text(st, 7);
         e->delivered_ms = pk_store_col_i64(st, 8);
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
+    if (r < 0) {
         pk_events_free(list, n);
-        return pk_store_fail(s, err, "cannot read events from state database '%s'", s->path);
+        return pk_wrap(err, "cannot read the events in state database '%s'", s->path);
     }
     *ret = list;
     *ret_n = n;
@@ -217,8 +216,11 @@ int pk_store_events_list(pk_store *s, int64_t after_id, size_t limit, bool pendi
 int pk_store_event_delivered(pk_store *s, int64_t id, pk_err **err)
 {
     sqlite3_stmt *st = pk_store_stmt(s, SQL_EVENT_DELIVERED, err);
-    if (!st) return -1;
-    pk_store_bind_i64(st, 1, id);
-    pk_store_bind_i64(st, 2, pk_now_ms());
-    return pk_store_step_done(s, st, err);
+    if (st) {
+        pk_store_bind_i64(st, 1, id);
+        pk_store_bind_i64(st, 2, pk_now_ms());
+    }
+    if (!st || pk_store_step_done(s, st, err) < 0)
+        return pk_wrap(err, "cannot mark event %lld delivered in state database '%s'", (long long)id, s->path);
+    return 0;
 }

@@ -77,12 +77,13 @@ int pk_store_run_begin(pk_store *s, const char *commit, const char *ref, int64_t
     if (!pk_store_locked(s))
         return pk_fail(err, "cannot begin a run in state database '%s' without holding its lock", s->path);
     sqlite3_stmt *st = pk_store_stmt(s, SQL_RUN_INSERT, err);
-    if (!st) return -1;
-    pk_store_bind_text(st, 1, commit);
-    pk_store_bind_text(st, 2, ref);
-    pk_store_bind_i64(st, 3, getpid());
-    pk_store_bind_i64(st, 4, pk_now_ms());
-    if (pk_store_step_done(s, st, err) < 0)
+    if (st) {
+        pk_store_bind_text(st, 1, commit);
+        pk_store_bind_text(st, 2, ref);
+        pk_store_bind_i64(st, 3, getpid());
+        pk_store_bind_i64(st, 4, pk_now_ms());
+    }
+    if (!st || pk_store_step_done(s, st, err) < 0)
         return pk_wrap(err, "cannot begin a run in state database '%s'", s->path);
     *ret_run = sqlite3_last_insert_rowid(s->db);
     return 0;
@@ -92,11 +93,14 @@ int pk_store_run_set_desired(pk_store *s, int64_t run, const char *commit, const
                              pk_err **err)
 {
     sqlite3_stmt *st = pk_store_stmt(s, SQL_RUN_SET_DESIRED, err);
-    if (!st) return -1;
-    pk_store_bind_i64(st, 1, run);
-    pk_store_bind_text(st, 2, commit);
-    pk_store_bind_text(st, 3, ref);
-    return pk_store_step_done(s, st, err);
+    if (st) {
+        pk_store_bind_i64(st, 1, run);
+        pk_store_bind_text(st, 2, commit);
+        pk_store_bind_text(st, 3, ref);
+    }
+    if (!st || pk_store_step_done(s, st, err) < 0)
+        return pk_wrap(err, "cannot record the desired commit of run %lld in state database '%s'", (long long)run, s->path);
+    return 0;
 }
 
 int pk_store_run_end(pk_store *s, int64_t run, pk_run_result result, const char *error,
@@ -105,12 +109,14 @@ int pk_store_run_end(pk_store *s, int64_t run, pk_run_result result, const char 
     if (result != PK_RUN_OK && result != PK_RUN_FAILED)
         return pk_fail(err, "a run ends 'ok' or 'failed', not '%s'", pk_run_result_to_string(result) ? pk_run_result_to_string(result) : "?");
     sqlite3_stmt *st = pk_store_stmt(s, SQL_RUN_END, err);
-    if (!st) return -1;
-    pk_store_bind_i64(st, 1, run);
-    pk_store_bind_text(st, 2, pk_run_result_to_string(result));
-    pk_store_bind_text(st, 3, error);
-    pk_store_bind_i64(st, 4, pk_now_ms());
-    if (pk_store_step_done(s, st, err) < 0) return -1;
+    if (st) {
+        pk_store_bind_i64(st, 1, run);
+        pk_store_bind_text(st, 2, pk_run_result_to_string(result));
+        pk_store_bind_text(st, 3, error);
+        pk_store_bind_i64(st, 4, pk_now_ms());
+    }
+    if (!st || pk_store_step_done(s, st, err) < 0)
+        return pk_wrap(err, "cannot end run %lld in state database '%s'", (long long)run, s->path);
     if (sqlite3_changes(s->db) != 1)
         return pk_fail(err, "run %lld of state database '%s' is not running", (long long)run, s->path);
     return 0;
@@ -118,17 +124,15 @@ int pk_store_run_end(pk_store *s, int64_t run, pk_run_result result, const char 
 
 int pk_store_runs_list(pk_store *s, size_t limit, pk_run **ret, size_t *ret_n, pk_err **err)
 {
-    sqlite3_stmt *st = pk_store_stmt(s, SQL_RUNS_LIST, err);
-    if (!st) return -1;
-    pk_store_bind_i64(st, 1, limit ? (int64_t)limit : -1);
     pk_run *list = NULL;
     size_t n = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) read_run(st, PK_APPEND(list, n));
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
+    int r = -1;
+    sqlite3_stmt *st = pk_store_stmt(s, SQL_RUNS_LIST, err);
+    if (st) pk_store_bind_i64(st, 1, limit ? (int64_t)limit : -1);
+    while (st && (r = pk_store_step_row(s, st, err)) == 1) read_run(st, PK_APPEND(list, n));
+    if (r < 0) {
         pk_runs_free(list, n);
-        return pk_store_fail(s, err, "cannot read runs from state database '%s'", s->path);
+        return pk_wrap(err, "cannot read the runs in state database '%s'", s->path);
     }
     *ret = list;
     *ret_n = n;
@@ -137,18 +141,17 @@ int pk_store_runs_list(pk_store *s, size_t limit, pk_run **ret, size_t *ret_n, p
 
 int pk_store_run_get(pk_store *s, int64_t run, pk_run *ret, pk_err **err)
 {
+    int r = -1;
     sqlite3_stmt *st = pk_store_stmt(s, run > 0 ? SQL_RUN_GET : SQL_RUN_LAST, err);
-    if (!st) return -1;
-    if (run > 0) pk_store_bind_i64(st, 1, run);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    if (st && run > 0) pk_store_bind_i64(st, 1, run);
+    if (st) r = pk_store_step_row(s, st, err);
+    if (r < 0) return pk_wrap(err, "cannot read the runs in state database '%s'", s->path);
+    if (r == 1) {
         memset(ret, 0, sizeof(*ret));
         read_run(st, ret);
+        sqlite3_reset(st);
     }
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW) return 1;
-    if (rc == SQLITE_DONE) return 0;
-    return pk_store_fail(s, err, "cannot read runs from state database '%s'", s->path);
+    return r;
 }
 
 /* ---------- journal ---------- */
@@ -214,17 +217,15 @@ static void read_entry(sqlite3_stmt *st, pk_journal_entry *e)
 static int list_entries(pk_store *s, const char *sql, int64_t run, pk_journal_entry **ret,
                         size_t *ret_n, pk_err **err)
 {
-    sqlite3_stmt *st = pk_store_stmt(s, sql, err);
-    if (!st) return -1;
-    if (run > 0) pk_store_bind_i64(st, 1, run);
     pk_journal_entry *list = NULL;
     size_t n = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) read_entry(st, PK_APPEND(list, n));
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
+    int r = -1;
+    sqlite3_stmt *st = pk_store_stmt(s, sql, err);
+    if (st && run > 0) pk_store_bind_i64(st, 1, run);
+    while (st && (r = pk_store_step_row(s, st, err)) == 1) read_entry(st, PK_APPEND(list, n));
+    if (r < 0) {
         pk_journal_entries_free(list, n);
-        return pk_store_fail(s, err, "cannot read the journal of state database '%s'", s->path);
+        return pk_wrap(err, "cannot read the journal in state database '%s'", s->path);
     }
     *ret = list;
     *ret_n = n;
@@ -253,13 +254,11 @@ static int check_running(pk_store *s, int64_t run, pk_err **err)
     sqlite3_stmt *st = pk_store_stmt(s, SQL_RUN_RESULT, err);
     if (!st) return -1;
     pk_store_bind_i64(st, 1, run);
-    int rc = sqlite3_step(st);
-    bool running = rc == SQLITE_ROW && pk_streq((const char *)sqlite3_column_text(st, 0), "running");
+    int r = pk_store_step_row(s, st, err);
+    if (r < 0) return -1;
+    bool running = r == 1 && pk_streq((const char *)sqlite3_column_text(st, 0), "running");
     sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return pk_store_fail(s, err, "cannot read runs from state database '%s'", s->path);
-    if (!running)
-        return pk_fail(err, "run %lld of state database '%s' is not running", (long long)run, s->path);
+    if (!running) return pk_fail(err, "run %lld is not running", (long long)run);
     return 0;
 }
 
@@ -290,15 +289,13 @@ int pk_store_journal_intents(pk_store *s, int64_t run, const pk_journal_intent *
                              pk_err **err)
 {
     if (n == 0) return 0;
-    if (pk_store_tx_begin(s, err) < 0) return -1;
+    int r = pk_store_tx_begin(s, err);
     int64_t now = pk_now_ms();
-    int r = check_running(s, run, err);
+    if (r == 0) r = check_running(s, run, err);
     for (size_t i = 0; r == 0 && i < n; i++) r = put_intent(s, run, &items[i], now, err);
-    if (r < 0) {
-        pk_store_tx_rollback(s);
+    if (pk_store_tx_end(s, r, err) < 0)
         return pk_wrap(err, "cannot journal the intents of run %lld in state database '%s'", (long long)run, s->path);
-    }
-    return pk_store_tx_commit(s, err);
+    return 0;
 }
 
 /* The ownership and observed rows a result carries, for the object its
@@ -353,7 +350,7 @@ static int put_result(pk_store *s, int64_t run, const pk_journal_result *r, int6
         return pk_fail(err, "action %d of run %lld has no pending intent", r->seq, (long long)run);
     }
     if (rc != SQLITE_ROW) {
-        pk_store_fail(s, err, "cannot write to state database '%s'", s->path);
+        pk_store_sqlerr(s, err);
         sqlite3_reset(st);
         return -1;
     }
@@ -362,7 +359,7 @@ static int put_result(pk_store *s, int64_t run, const pk_journal_result *r, int6
     /* RETURNING rows must be stepped to the end before the next statement. */
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {}
     sqlite3_reset(st);
-    if (rc != SQLITE_DONE) return pk_store_fail(s, err, "cannot write to state database '%s'", s->path);
+    if (rc != SQLITE_DONE) return pk_store_sqlerr(s, err);
     return apply_effects(s, run, r, pool, vol, now, err);
 }
 
@@ -370,13 +367,10 @@ int pk_store_journal_results(pk_store *s, int64_t run, const pk_journal_result *
                              pk_err **err)
 {
     if (n == 0) return 0;
-    if (pk_store_tx_begin(s, err) < 0) return -1;
+    int r = pk_store_tx_begin(s, err);
     int64_t now = pk_now_ms();
-    for (size_t i = 0; i < n; i++) {
-        if (put_result(s, run, &items[i], now, err) < 0) {
-            pk_store_tx_rollback(s);
-            return pk_wrap(err, "cannot journal the results of run %lld in state database '%s'", (long long)run, s->path);
-        }
-    }
-    return pk_store_tx_commit(s, err);
+    for (size_t i = 0; r == 0 && i < n; i++) r = put_result(s, run, &items[i], now, err);
+    if (pk_store_tx_end(s, r, err) < 0)
+        return pk_wrap(err, "cannot journal the results of run %lld in state database '%s'", (long long)run, s->path);
+    return 0;
 }

@@ -100,7 +100,7 @@ int pk_store_lock(pk_store *s, pk_err **err)
     sqlite3_stmt *st = pk_store_stmt(s, SQL_INTERRUPT_RUNS, err);
     if (!st || pk_store_step_done(s, st, err) < 0) {
         pk_store_unlock(s);
-        return -1;
+        return pk_wrap(err, "cannot mark the runs of a dead writer interrupted in state database '%s'", s->path);
     }
     return 0;
 }

@@ -26,46 +26,49 @@ static void bind_key(sqlite3_stmt *st, const pk_probe_key *k)
 
 int pk_store_probe_get(pk_store *s, const pk_probe_key *key, char **ret_result, pk_err **err)
 {
+    int r = -1;
     sqlite3_stmt *st = pk_store_stmt(s, SQL_PROBE_GET, err);
+    if (st) {
+        bind_key(st, key);
+        r = pk_store_step_row(s, st, err);
+    }
+    if (r < 0) return pk_wrap(err, "cannot read the probe cache in state database '%s'", s->path);
+    if (r == 1) {
+        *ret_result = pk_store_col_text(st, 0);
+        sqlite3_reset(st);
+    }
+    return r;
+}
+
+static int put_one(pk_store *s, const pk_probe_key *key, const char *result, int64_t now,
+                   pk_err **err)
+{
+    if (!key->path || !result) return pk_fail(err, "a probe cache entry needs a path and a result");
+    sqlite3_stmt *st = pk_store_stmt(s, SQL_PROBE_PUT, err);
     if (!st) return -1;
     bind_key(st, key);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) *ret_result = pk_store_col_text(st, 0);
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW) return 1;
-    if (rc == SQLITE_DONE) return 0;
-    return pk_store_fail(s, err, "cannot read the probe cache of state database '%s'", s->path);
+    pk_store_bind_text(st, 6, result);
+    pk_store_bind_i64(st, 7, now);
+    return pk_store_step_done(s, st, err);
 }
 
 int pk_store_probe_put(pk_store *s, const pk_probe_key *keys, const char *const *results,
                        size_t n, pk_err **err)
 {
     if (n == 0) return 0;
-    if (pk_store_tx_begin(s, err) < 0) return -1;
+    int r = pk_store_tx_begin(s, err);
     int64_t now = pk_now_ms();
-    for (size_t i = 0; i < n; i++) {
-        sqlite3_stmt *st = pk_store_stmt(s, SQL_PROBE_PUT, err);
-        if (!keys[i].path || !results[i]) {
-            pk_fail(err, "a probe cache entry needs a path and a result");
-            st = NULL;
-        }
-        if (st) {
-            bind_key(st, &keys[i]);
-            pk_store_bind_text(st, 6, results[i]);
-            pk_store_bind_i64(st, 7, now);
-        }
-        if (!st || pk_store_step_done(s, st, err) < 0) {
-            pk_store_tx_rollback(s);
-            return pk_wrap(err, "cannot update the probe cache of state database '%s'", s->path);
-        }
-    }
-    return pk_store_tx_commit(s, err);
+    for (size_t i = 0; r == 0 && i < n; i++) r = put_one(s, &keys[i], results[i], now, err);
+    if (pk_store_tx_end(s, r, err) < 0)
+        return pk_wrap(err, "cannot update the probe cache in state database '%s'", s->path);
+    return 0;
 }
 
 int pk_store_probe_forget(pk_store *s, const char *path, pk_err **err)
 {
     sqlite3_stmt *st = pk_store_stmt(s, SQL_PROBE_FORGET, err);
-    if (!st) return -1;
-    pk_store_bind_text(st, 1, path);
-    return pk_store_step_done(s, st, err);
+    if (st) pk_store_bind_text(st, 1, path);
+    if (!st || pk_store_step_done(s, st, err) < 0)
+        return pk_wrap(err, "cannot update the probe cache in state database '%s'", s->path);
+    return 0;
 }
