@@ -19,6 +19,7 @@
 #include "dir.h"
 #include "fileprobe.h"
 #include "qemu_img.h"
+#include "secret.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -533,14 +534,25 @@ static int create_raw(int tfd, const pk_vol *vol, const char *path, pk_err **err
     return 0;
 }
 
-static int create_image(int tfd, const pk_vol *vol, pk_err **err)
+static int create_image(pk_bctx *c, int tfd, const pk_vol *vol, pk_err **err)
 {
     _cleanup_free_ char *target = pk_asprintf("/dev/fd/%d", tfd);
+    _cleanup_close_ int sfd = -1;
+    _cleanup_free_ char *secret = NULL;
+    const pk_encryption *enc = vol->target.encryption;
+    if (enc && enc->n_secrets == 1) {
+        sfd = pk_secret_open(c->secrets_dir, &enc->secrets[0], err);
+        if (sfd < 0)
+            return pk_wrap(err, "cannot create volume '%s'", vol->name);
+        secret = pk_asprintf("/dev/fd/%d", sfd);
+    }
     /* qemu-img writes through the fd we created with O_EXCL|O_NOFOLLOW: no
-     * path is resolved again, so nothing can be swapped in under it. */
-    _cleanup_(pk_cmd_freep) pk_cmd *cmd = pk_qemu_img_create_cmd(vol, target, err);
+     * path is resolved again, so nothing can be swapped in under it. The
+     * passphrase goes the same way. */
+    _cleanup_(pk_cmd_freep) pk_cmd *cmd = pk_qemu_img_create_cmd(vol, target, secret, err);
     if (!cmd) return -1;
     pk_cmd_pass_fd(cmd, tfd);
+    if (sfd >= 0) pk_cmd_pass_fd(cmd, sfd);
     if (pk_cmd_run(cmd, NULL, err) < 0)
         return pk_wrap(err, "cannot create volume '%s'", vol->name);
     return 0;
@@ -553,9 +565,6 @@ int pk_dir_create_vol(pk_bctx *c, const pk_pool *def, const pk_vol *vol, pk_obs_
     int fmt = vol_format(vol);
     if (fmt == PK_IMG_DIR || fmt == PK_IMG_PLOOP || (!is_raw(fmt) && !pk_qemu_format_name(fmt)))
         return pk_fail(err, "cannot create volume '%s': its format is not supported by the dir backend",
-                       vol->name);
-    if (is_raw(fmt) && vol->target.encryption)
-        return pk_fail(err, "cannot create volume '%s': encrypted volumes are not supported yet",
                        vol->name);
     _cleanup_free_ char *path = target_path(def, err);
     if (!path) return -1;
@@ -576,7 +585,10 @@ int pk_dir_create_vol(pk_bctx *c, const pk_pool *def, const pk_vol *vol, pk_obs_
                                      DEFAULT_VOL_MODE);
     if (tfd < 0)
         return pk_fail_errno(err, errno, "cannot create '%s'", tmp_path);
-    if ((is_raw(fmt) ? create_raw(tfd, vol, tmp_path, err) : create_image(tfd, vol, err)) < 0 ||
+    /* raw is made in-process; images and luks (a raw payload behind a
+     * header) by qemu-img */
+    bool raw_here = is_raw(fmt) && !vol->target.encryption;
+    if ((raw_here ? create_raw(tfd, vol, tmp_path, err) : create_image(c, tfd, vol, err)) < 0 ||
         apply_perms(tfd, &vol->target.perms, DEFAULT_VOL_MODE, tmp_path, err) < 0 ||
         sync_fd(c, tfd, tmp_path, err) < 0)
         goto fail;

@@ -202,6 +202,7 @@ static int make_fs(pk_bctx *c, const pk_pool *def, const char *dev, pk_err **err
         return -1;
     pk_blk_probe p = { 0 };
     if (pk_blk_probe_path(dev, &p, err) < 0) return -1;
+    pk_cmd *cmd = NULL;
     int ret = -1;
     if (!p.empty && !c->allow_format) {
         _cleanup_free_ char *what = pk_blk_probe_describe(&p);
@@ -223,7 +224,7 @@ static int make_fs(pk_bctx *c, const pk_pool *def, const char *dev, pk_err **err
         /* Partitions of a table just erased must not linger in the kernel. */
         if (p.pt_type) ioctl(fd, BLKRRPART);
     }
-    _cleanup_(pk_cmd_freep) pk_cmd *cmd = mkfs_cmd(fmt, dev);
+    cmd = mkfs_cmd(fmt, dev);
     if (pk_cmd_run(cmd, NULL, err) < 0) {
         pk_wrap(err, "cannot format '%s' as %s", dev, type);
         goto out;
@@ -237,6 +238,7 @@ static int make_fs(pk_bctx *c, const pk_pool *def, const char *dev, pk_err **err
     }
     ret = 0;
 out:
+    pk_cmd_free(cmd);
     pk_blk_probe_clear(&p);
     return ret;
 }

@@ -47,7 +47,7 @@ const pk_mount_entry *pk_mountinfo_next_dev(const pk_mountinfo *mi, unsigned maj
  * NULL with an error when the definition lacks what it needs. */
 char *pk_mount_source(const pk_pool *def, pk_err **err);
 /* `mount -o nodev,nosuid,noexec[,...] [-t TYPE] SRC TARGET` exactly as
- * libvirt builds it on Linux (conformance pool-argv/*-linux.argv). */
+ * libvirt builds it on Linux (the -linux.argv files of the conformance pool-argv cases). */
 pk_cmd *pk_mount_cmd(const pk_pool *def, pk_err **err);
 /* `umount TARGET`. */
 pk_cmd *pk_umount_cmd(const pk_pool *def, pk_err **err);

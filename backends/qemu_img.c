@@ -39,7 +39,58 @@ static bool is_creatable(int fmt)
     }
 }
 
-pk_cmd *pk_qemu_img_create_cmd(const pk_vol *vol, const char *target, pk_err **err)
+/* qemu's option syntax doubles commas inside a value. */
+static char *escape_commas(const char *s)
+{
+    pk_buf b = PK_BUF_INIT;
+    for (; *s; s++) {
+        if (*s == ',') pk_buf_addc(&b, ',');
+        pk_buf_addc(&b, *s);
+    }
+    pk_buf_add(&b, "");
+    return pk_buf_steal(&b);
+}
+
+/* libvirt's storageBackendCreateQemuImgCheckEncryption. */
+static int check_encryption(const pk_vol *vol, int fmt, pk_err **err)
+{
+    const pk_encryption *enc = vol->target.encryption;
+    if (fmt == PK_IMG_RAW || fmt == PK_IMG_ISO) {
+        if (enc->format != PK_ENC_LUKS)
+            return pk_fail(err, "cannot create volume '%s': a raw volume can only be encrypted with luks",
+                           vol->name);
+    } else if (fmt == PK_IMG_QCOW2) {
+        if (enc->format != PK_ENC_LUKS)
+            return pk_fail(err, "cannot create volume '%s': creation of qcow2 encrypted image is not supported, only with luks encryption",
+                           vol->name);
+    } else {
+        return pk_fail(err, "cannot create volume '%s': encryption is only supported with the raw and qcow2 formats",
+                       vol->name);
+    }
+    if (enc->n_secrets != 1)
+        return pk_fail(err, "cannot create volume '%s': a luks volume needs exactly one secret",
+                       vol->name);
+    return 0;
+}
+
+static void add_encryption_opts(pk_buf *o, const pk_encryption *enc, const char *alias, bool qcow2)
+{
+    const char *pfx = qcow2 ? "encrypt." : "";
+    if (qcow2) pk_buf_add(o, "encrypt.format=luks,");
+    pk_buf_addf(o, "%skey-secret=%s,", pfx, alias);
+    if (enc->has_cipher) {
+        pk_buf_addf(o, "%scipher-alg=%s-%u,", pfx, enc->cipher.name, enc->cipher.size);
+        if (enc->cipher.mode) pk_buf_addf(o, "%scipher-mode=%s,", pfx, enc->cipher.mode);
+        if (enc->cipher.hash) pk_buf_addf(o, "%shash-alg=%s,", pfx, enc->cipher.hash);
+    }
+    if (enc->has_ivgen) {
+        pk_buf_addf(o, "%sivgen-alg=%s,", pfx, enc->ivgen_name);
+        if (enc->ivgen_hash) pk_buf_addf(o, "%sivgen-hash-alg=%s,", pfx, enc->ivgen_hash);
+    }
+}
+
+pk_cmd *pk_qemu_img_create_cmd(const pk_vol *vol, const char *target, const char *secret_file,
+                               pk_err **err)
 {
     int fmt = vol->target.format < 0 || vol->target.format == PK_IMG_NONE ? PK_IMG_RAW
                                                                            : vol->target.format;
@@ -52,10 +103,14 @@ pk_cmd *pk_qemu_img_create_cmd(const pk_vol *vol, const char *target, pk_err **e
     bool qcow2 = fmt == PK_IMG_QCOW2;
     const pk_backing_store *bs = vol->backing && vol->backing->path ? vol->backing : NULL;
 
-    if (vol->target.encryption) {
-        pk_fail(err, "cannot create volume '%s': encrypted volumes are not supported yet", vol->name);
+    const pk_encryption *enc = vol->target.encryption;
+    if (enc && check_encryption(vol, fmt, err) < 0)
+        return NULL;
+    if (enc && !secret_file) {
+        pk_fail(err, "cannot create volume '%s': its passphrase is missing", vol->name);
         return NULL;
     }
+    if (enc && !qcow2) fname = "luks";
     if (!qcow2 && (vol->target.compat || vol->target.lazy_refcounts || vol->target.extended_l2 ||
                    vol->target.has_cluster_size)) {
         pk_fail(err, "cannot create volume '%s': compat, features and cluster size are only supported with the qcow2 format",
@@ -68,7 +123,7 @@ pk_cmd *pk_qemu_img_create_cmd(const pk_vol *vol, const char *target, pk_err **e
                 vol->name);
         return NULL;
     }
-    if (bs && (fmt == PK_IMG_RAW || fmt == PK_IMG_ISO)) {
+    if (bs && (fmt == PK_IMG_RAW || fmt == PK_IMG_ISO || (enc && !qcow2))) {
         pk_fail(err, "cannot create volume '%s': a raw volume cannot have a backing store", vol->name);
         return NULL;
     }
@@ -90,12 +145,19 @@ pk_cmd *pk_qemu_img_create_cmd(const pk_vol *vol, const char *target, pk_err **e
     pk_cmd *cmd = pk_cmd_new("qemu-img");
     pk_cmd_add_args(cmd, "create", "-f", fname, NULL);
     if (bs) pk_cmd_add_args(cmd, "-b", bs->path, NULL);
+    _cleanup_free_ char *alias = enc ? pk_asprintf("%s_encrypt0", vol->name) : NULL;
+    if (enc) {
+        _cleanup_free_ char *file = escape_commas(secret_file);
+        pk_cmd_add_arg(cmd, "--object");
+        pk_cmd_add_argf(cmd, "secret,id=%s,file=%s", alias, file);
+    }
 
     pk_buf o = PK_BUF_INIT;
     if (bs) {
         const char *bf = pk_qemu_format_name(bs->format);
         pk_buf_addf(&o, "backing_fmt=%s,", bf ? bf : "raw");
     }
+    if (enc) add_encryption_opts(&o, enc, alias, qcow2);
     if (prealloc) pk_buf_add(&o, "preallocation=falloc,");
     if (vol->target.nocow) pk_buf_add(&o, "nocow=on,");
     if (qcow2) pk_buf_addf(&o, "compat=%s,", vol->target.compat ? vol->target.compat : "1.1");

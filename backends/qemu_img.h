@@ -10,10 +10,12 @@ const char *pk_qemu_format_name(int img_format);
 /* pk_img_format for a qemu driver name, -1 if unknown. */
 int pk_qemu_format_from_name(const char *name);
 
-/* `qemu-img create` for vol into `target` (a path, or /dev/fd/N). Refuses
- * what libvirt refuses (compat/features on non-qcow2, backing on raw, ...)
- * and what poolkeeper cannot do yet (encryption). */
-pk_cmd *pk_qemu_img_create_cmd(const pk_vol *vol, const char *target, pk_err **err);
+/* `qemu-img create` for vol into `target` (a path, or /dev/fd/N). An
+ * encrypted volume needs `secret_file`, the file (or /dev/fd/N) holding its
+ * passphrase. Refuses what libvirt refuses (compat/features on non-qcow2,
+ * backing on raw, legacy qcow encryption, ...). */
+pk_cmd *pk_qemu_img_create_cmd(const pk_vol *vol, const char *target, const char *secret_file,
+                               pk_err **err);
 /* `qemu-img resize [--shrink] -f FMT TARGET BYTES` (bytes rounded up to 512). */
 pk_cmd *pk_qemu_img_resize_cmd(int img_format, const char *target, uint64_t new_capacity,
                                bool shrink, pk_err **err);

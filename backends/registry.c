@@ -1,11 +1,24 @@
 /* Which backend serves which pool type, and observing a pool through it. */
 #include "backend.h"
 #include "dir.h"
+#ifdef PK_HAVE_BLKID
+#include "fs.h"
+#endif
+#ifdef PK_HAVE_FDISK
+#include "disk.h"
+#endif
 
 /* Backends that need an optional library are listed under #if of that
  * library (see meson.build). */
 static const pk_backend *const backends[] = {
     &pk_backend_dir,
+#ifdef PK_HAVE_BLKID
+    &pk_backend_fs,
+    &pk_backend_netfs,
+#endif
+#ifdef PK_HAVE_FDISK
+    &pk_backend_disk,
+#endif
 };
 
 const pk_backend *pk_backend_for(pk_pool_type t)

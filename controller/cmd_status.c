@@ -500,7 +500,10 @@ static void status_text(const status_view *v)
     char buf[16];
     if (v->desired) {
         const pk_desired *d = v->desired;
-        printf("poolkeeper status · desired %s", pk_desired_short(d, buf));
+        if (d->worktree)
+            printf("poolkeeper status · desired worktree (files on disk, not a commit)");
+        else
+            printf("poolkeeper status · desired %s", pk_desired_short(d, buf));
         if (d->ref && !d->worktree) printf(" (%s)", d->ref);
         printf(" · state %s\n", v->state);
     } else {

@@ -188,7 +188,7 @@ static void notify_target_clear(pk_notify_target *t)
 static bool parse_target(ctx *c, const yaml_node_t *item, const char *prefix, pk_notify_target *t)
 {
     static const char *const keys[] = { "url", "secret_file", "events" };
-    bool ok = true;
+    bool ok = true, has_url = false;
     for (yaml_node_pair_t *p = item->data.mapping.pairs.start; p < item->data.mapping.pairs.top; p++) {
         _cleanup_free_ char *name = NULL;
         yaml_node_t *key, *val;
@@ -199,6 +199,7 @@ static bool parse_target(ctx *c, const yaml_node_t *item, const char *prefix, pk
         const char *leaf = text_of(key);
         const char *text;
         if (pk_streq(leaf, "url")) {
+            has_url = true;
             if (!(text = scalar_value(c, name, "a URL", val))) {
                 ok = false;
             } else if (!((pk_str_has_prefix(text, "http://") && text[7]) ||
@@ -233,7 +234,7 @@ static bool parse_target(ctx *c, const yaml_node_t *item, const char *prefix, pk
             ok = false;
         }
     }
-    if (!t->url && ok) {
+    if (!has_url) {
         fail_at(c, item->start_mark, "'%s' needs a 'url'", prefix);
         ok = false;
     }

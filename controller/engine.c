@@ -28,7 +28,9 @@ int pk_engine_open(pk_engine *e, const pk_cli_opts *opts, unsigned flags, pk_err
         .cache_dir = cache,
     };
     pk_err *lerr = NULL;
+    int64_t t0 = pk_monotonic_ms();
     e->desired = pk_repo_load(&ro, &lerr);
+    e->ms_load = pk_monotonic_ms() - t0;
     if (!e->desired) {
         pk_err_append(errs, lerr);
         pk_err_append(errs, pk_err_new(NULL, 0, 0, "the desired state is invalid: nothing was changed"));
@@ -71,14 +73,21 @@ int pk_engine_open(pk_engine *e, const pk_cli_opts *opts, unsigned flags, pk_err
 int pk_engine_observe(pk_engine *e, int64_t run, pk_err **errs)
 {
     pk_observed_free(e->observed);
+    int64_t t0 = pk_monotonic_ms();
     e->observed = pk_observe_desired(&e->bctx, e->desired);
+    int64_t t1 = pk_monotonic_ms();
     pk_err *err = NULL;
     if (e->locked) {
         if (pk_store_record_observation(e->store, e->observed, &err) < 0) goto fail;
         if (run > 0 && pk_apply_recover(e->store, e->observed, run, &err) < 0) goto fail;
     }
+    int64_t t2 = pk_monotonic_ms();
     pk_ownership_free(&e->owned);
     if (pk_store_ownership_load(e->store, &e->owned, &err) < 0) goto fail;
+    int64_t t3 = pk_monotonic_ms();
+    /* Benchmarks read this line (tests/bench/engine_bench.sh). */
+    pk_log(PK_LOG_DEBUG, NULL, NULL, "timing: load=%lld observe=%lld record=%lld ownership=%lld ms",
+           (long long)e->ms_load, (long long)(t1 - t0), (long long)(t2 - t1), (long long)(t3 - t2));
     return 0;
 fail:
     pk_err_append(errs, err);

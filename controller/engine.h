@@ -14,6 +14,7 @@ typedef struct pk_engine {
     pk_observed *observed;
     pk_ownership owned;
     bool locked;              /* holds the writer lock */
+    int64_t ms_load;          /* time spent loading the desired state */
 } pk_engine;
 
 enum {

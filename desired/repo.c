@@ -43,7 +43,6 @@ typedef struct {
 } vol_dir;
 
 typedef struct {
-    const pk_repo_opts *o;
     pk_err *errs;             /* everything found, in discovery order */
     char *where;              /* "commit 3f2a9c1" or the directory, for messages */
     xml_file *pool_files;
@@ -916,13 +915,31 @@ static void check_backing(loader *l, const pk_desired *d)
 
 /* ---------- sources ---------- */
 
+/* The owner of the git directory at `path` (a work tree's .git, or a bare
+ * repository) when it is not us; -1 otherwise. */
+static long foreign_git_owner(const char *path)
+{
+    _cleanup_free_ char *dotgit = pk_asprintf("%s/.git", path);
+    _cleanup_free_ char *head = pk_asprintf("%s/HEAD", path);
+    _cleanup_free_ char *objects = pk_asprintf("%s/objects", path);
+    struct stat st, dir;
+    if (stat(path, &dir) < 0) return -1;
+    bool is_git = stat(dotgit, &st) == 0 || (stat(head, &st) == 0 && stat(objects, &st) == 0);
+    return is_git && dir.st_uid != geteuid() ? (long)dir.st_uid : -1;
+}
+
 static int open_local(loader *l, const char *path)
 {
     int r = git_repository_open_ext(&l->repo, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
     if (r == 0) return 0;
     struct stat st;
+    long owner;
     if (r == GIT_ENOTFOUND && stat(path, &st) < 0)
         add_err(l, NULL, 0, "cannot open desired repository '%s': %s", path, strerror(errno));
+    else if ((r == GIT_ENOTFOUND || r == GIT_EOWNER) && (owner = foreign_git_owner(path)) >= 0)
+        /* libgit2 1.5 says "config value 'safe.directory' was not found". */
+        add_err(l, NULL, 0, "desired repository '%s' belongs to another user (uid %ld): like git, poolkeeper reads it only if it is listed in safe.directory ('git config --global --add safe.directory %s' as the user poolkeeper runs as)",
+                path, owner, path);
     else if (r == GIT_ENOTFOUND)
         add_err(l, NULL, 0, "'%s' is not a git repository (--worktree reads plain files)", path);
     else
@@ -1208,7 +1225,7 @@ static pk_desired *load(loader *l, const pk_repo_opts *o)
 pk_desired *pk_repo_load(const pk_repo_opts *o, pk_err **errs)
 {
     git_libgit2_init();
-    loader l = { .o = o };
+    loader l = { 0 };
     pk_desired *d = load(&l, o);
     pk_err_append(errs, sort_errs(TAKE_PTR(l.errs)));
     loader_release(&l);

@@ -6,7 +6,7 @@
 typedef struct pk_repo_opts {
     const char *path;         /* local repository or work tree (NULL if remote) */
     const char *remote;       /* URL cloned/fetched into cache_dir */
-    const char *branch;       /* NULL: HEAD (local) / "main" (remote) */
+    const char *branch;       /* NULL: HEAD (local) / the remote's default branch */
     const char *subdir;       /* may contain %H (short host name) */
     const char *ref;          /* any rev: commit, tag, branch; overrides branch */
     bool worktree;            /* read files on disk, not a commit */
@@ -14,7 +14,11 @@ typedef struct pk_repo_opts {
 } pk_repo_opts;
 
 /* Load and check everything. All problems (every file, every cross-object
- * check) are appended to *errs; NULL is returned if there was any. */
+ * check) are appended to *errs, sorted by file and line; NULL is returned if
+ * there was any. A remote is fetched into <cache_dir>/desired-<hash of the
+ * URL>.git on every call; when the fetch fails but an earlier fetch holds the
+ * wanted ref, that commit is loaded and the failure is put in d->warnings
+ * (never nothing: with no earlier fetch the load fails). */
 pk_desired *pk_repo_load(const pk_repo_opts *o, pk_err **errs);
 /* True if `dir` looks like a desired repo root (has pools/ or is a git repo). */
 bool pk_repo_looks_like(const char *dir);

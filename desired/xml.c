@@ -96,6 +96,7 @@ static int line_of(const char *data, const char *p)
  * author saw: refuse it instead. ASCII is a subset and fine when true. */
 static pk_err *check_declared_encoding(const char *data, size_t len, const char *file)
 {
+    if (!data || len < 6) return NULL;
     size_t start = len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
     if (len - start < 6 || memcmp(data + start, "<?xml", 5) != 0 ||
         !is_space(data[start + 5]))

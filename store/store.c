@@ -333,8 +333,12 @@ static int inspect(sqlite3 *db, const char *path, int *ret_version, pk_err **err
     _cleanup_free_ char *check = NULL;
     if (query_text(db, "PRAGMA quick_check(1)", &check) < 0)
         return pk_store_fail_db(db, err, "state database '%s' is corrupt; it was left untouched", path);
-    if (!pk_streq(check, "ok"))
-        return pk_fail(err, "state database '%s' failed its integrity check (%s); it was left untouched", path, check ? check : "no answer");
+    if (!pk_streq(check, "ok")) {
+        /* "*** in database main ***\nPage 4: ..." on one line. */
+        for (char *c = check; c && *c; c++)
+            if (*c == '\n') *c = ' ';
+        return pk_fail(err, "state database '%s' is corrupt (integrity check: %s); it was left untouched", path, check ? check : "no answer");
+    }
     *ret_version = (int)version;
     return 0;
 }
@@ -351,6 +355,48 @@ static int open_db(const char *path, int flags, sqlite3 **ret, pk_err **err)
     sqlite3_extended_result_codes(db, 1);
     *ret = db;
     return 0;
+}
+
+/* "file:PATH?immutable=1" with PATH percent-encoded as RFC 3986 wants. */
+static char *immutable_uri(const char *path)
+{
+    pk_buf b = PK_BUF_INIT;
+    pk_buf_add(&b, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("/-._~", *p))
+            pk_buf_addc(&b, (char)*p);
+        else
+            pk_buf_addf(&b, "%%%02X", *p);
+    }
+    pk_buf_add(&b, "?immutable=1");
+    return pk_buf_steal(&b);
+}
+
+static bool wal_in_use(const char *path)
+{
+    _cleanup_free_ char *wal = pk_asprintf("%s-wal", path);
+    struct stat st;
+    return stat(wal, &st) == 0;
+}
+
+/* A read-only connection. SQLite gives a WAL database read through an
+ * ordinary connection a -wal and a -shm file, which a read-only connection
+ * then cannot remove, and it cannot read at all where it may not create
+ * them (read-only file system, directory of another user). When no -wal
+ * exists no writer has the file open, so it can be read as immutable:
+ * without side files or locks. `probe`: only to look at the file before
+ * deciding anything; otherwise only when the side files cannot be made. */
+static int open_read_only(const char *path, bool probe, sqlite3 **ret, pk_err **err)
+{
+    if (!wal_in_use(path)) {
+        _cleanup_free_ char *copy = pk_strdup(path);
+        if (probe || access(dirname(copy), W_OK) < 0) {
+            _cleanup_free_ char *uri = immutable_uri(path);
+            return open_db(uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, ret, err);
+        }
+    }
+    return open_db(path, SQLITE_OPEN_READONLY, ret, err);
 }
 
 /* READ of an older schema: copy into memory and upgrade the copy, so that
@@ -464,7 +510,7 @@ static int open_checked(pk_store *s, pk_err **err)
         if (prepare_file(s->path, &created, err) < 0) return -1;
         int r = -1;
         sqlite3 *probe = NULL;
-        if (sniff(s->path, err) == 0 && open_db(s->path, SQLITE_OPEN_READONLY, &probe, err) == 0 &&
+        if (sniff(s->path, err) == 0 && open_read_only(s->path, true, &probe, err) == 0 &&
             inspect(probe, s->path, &s->found_version, err) == 0) {
             sqlite3_close_v2(probe);
             probe = NULL;
@@ -486,18 +532,13 @@ static int open_checked(pk_store *s, pk_err **err)
         return pk_fail_errno(err, errno, "cannot open state database '%s'", s->path);
     if (sniff(s->path, err) < 0) return -1;
     sqlite3 *db = NULL;
-    if (open_db(s->path, SQLITE_OPEN_READONLY, &db, err) < 0) return -1;
-    if (inspect(db, s->path, &s->found_version, err) < 0) {
-        sqlite3_close_v2(db);
-        return -1;
-    }
-    if (s->found_version == PK_STORE_SCHEMA_VERSION) {
-        s->db = db;
-        return 0;
-    }
-    int r = open_migrated_copy(s, db, err);
+    if (open_read_only(s->path, true, &db, err) < 0) return -1;
+    int r = inspect(db, s->path, &s->found_version, err);
+    if (r == 0 && s->found_version < PK_STORE_SCHEMA_VERSION) r = open_migrated_copy(s, db, err);
     sqlite3_close_v2(db);
-    return r;
+    if (r < 0 || s->in_memory) return r;
+    /* The probe was not a connection to keep: it may read as immutable. */
+    return open_read_only(s->path, false, &s->db, err);
 }
 
 int pk_store_open(const char *path, pk_store_mode mode, pk_store **ret_store, pk_err **err)

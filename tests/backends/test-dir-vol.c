@@ -200,6 +200,90 @@ static void test_create_qcow2(void)
     pk_obs_vol_clear(&o);
 }
 
+struct enc_hook { char *line; bool leaked; };
+
+static bool enc_hook_fn(pk_cmd *cmd, void *opaque)
+{
+    struct enc_hook *h = opaque;
+    free(h->line);
+    h->line = pk_cmd_to_string(cmd);
+    size_t len = 0;
+    const char *in = pk_cmd_stdin_data(cmd, &len);
+    if (strstr(h->line, "s3cret") || (in && memmem(in, len, "s3cret", 6))) h->leaked = true;
+    return false;
+}
+
+static pk_vol *luks_vol(const char *name, const char *uuid)
+{
+    pk_vol *v = tu_vol(name, PK_IMG_RAW, 16 * MiB);
+    v->target.encryption = PK_NEW(pk_encryption);
+    v->target.encryption->format = PK_ENC_LUKS;
+    v->target.encryption->secrets = PK_NEW(pk_secret_ref);
+    v->target.encryption->n_secrets = 1;
+    v->target.encryption->secrets[0].uuid = pk_strdup(uuid);
+    return v;
+}
+
+static void test_encrypted(void)
+{
+    const char *uuid = "f52a81b2-424e-490c-823d-6bd4235bc572";
+    _cleanup_free_ char *sdir = pk_asprintf("%s/secrets", tmp);
+    _cleanup_free_ char *sfile = pk_asprintf("%s/%s", sdir, uuid);
+    mkdir(sdir, 0700);
+    tu_write(sfile, "s3cret");
+    chmod(sfile, 0600);
+    pk_bctx c = { .secrets_dir = sdir };
+    pk_obs_vol o = { 0 };
+    struct enc_hook h = { 0 };
+    pk_cmd_set_hook(enc_hook_fn, &h);
+
+    _cleanup_(pk_vol_freep) pk_vol *v = luks_vol("enc.raw", uuid);
+    _cleanup_free_ char *e1 = create(&c, v, &o);
+    tap_ok(e1 == NULL, "luks volume created: %s", e1 ? e1 : "");
+    tap_ok(h.line && strstr(h.line, "qemu-img create -f luks --object secret,id=enc.raw_encrypt0,file=/dev/fd/") &&
+           strstr(h.line, " -o key-secret=enc.raw_encrypt0 /dev/fd/"), "passphrase passed as an fd: %s", h.line);
+    tap_ok(!h.leaked, "the passphrase is in no argv and no stdin");
+    tap_ok(o.format == PK_IMG_RAW && o.encrypted && o.capacity == 16 * MiB && !o.error,
+           "observed: raw, encrypted, payload capacity");
+    pk_cmd_set_hook(NULL, NULL);
+
+    /* the passphrase is the right one: qemu opens the image with it, not with another */
+    _cleanup_free_ char *p = vpath("enc.raw");
+    _cleanup_free_ char *obj = pk_asprintf("secret,id=s0,file=%s", sfile);
+    _cleanup_free_ char *img = pk_asprintf("driver=luks,key-secret=s0,file.filename=%s", p);
+    const char *ok_argv[] = { "qemu-img", "info", "--object", obj, "--image-opts", img, NULL };
+    tap_ok(tu_run(ok_argv), "qemu-img opens it with the secret file's passphrase");
+    const char *bad_argv[] = { "qemu-img", "info", "--object", "secret,id=s0,data=wrong",
+                               "--image-opts", img, NULL };
+    _cleanup_(pk_cmd_freep) pk_cmd *bad = pk_cmd_new_argv(bad_argv);
+    int status = 0;
+    pk_err *err = NULL;
+    tap_ok(pk_cmd_run(bad, &status, &err) == 0 && status != 0, "and not with another one");
+
+    /* secrets that must not be used */
+    chmod(sfile, 0644);
+    _cleanup_(pk_vol_freep) pk_vol *v2 = luks_vol("enc2.raw", uuid);
+    _cleanup_free_ char *e2 = create(&c, v2, &o);
+    tap_ok(e2 && strstr(e2, "must be owned by uid 0 and readable by it alone (mode 0600), not 0644"),
+           "group/world-readable secret refused: %s", e2 ? e2 : "");
+    _cleanup_free_ char *t2 = vpath(".pk-tmp-enc2.raw");
+    _cleanup_free_ char *p2 = vpath("enc2.raw");
+    tap_ok(!tu_exists(t2) && !tu_exists(p2), "nothing left behind");
+    chmod(sfile, 0600);
+    _cleanup_(pk_vol_freep) pk_vol *v3 = luks_vol("enc3.raw", "00000000-0000-0000-0000-000000000000");
+    _cleanup_free_ char *e3 = create(&c, v3, &o);
+    tap_ok(e3 && strstr(e3, "secret file '") && strstr(e3, "/00000000-0000-0000-0000-000000000000' does not exist"),
+           "missing secret named: %s", e3 ? e3 : "");
+    _cleanup_free_ char *lnk = pk_asprintf("%s/11111111-1111-1111-1111-111111111111", sdir);
+    symlink(sfile, lnk);
+    _cleanup_(pk_vol_freep) pk_vol *v4 = luks_vol("enc4.raw", "11111111-1111-1111-1111-111111111111");
+    _cleanup_free_ char *e4 = create(&c, v4, &o);
+    tap_ok(e4 && strstr(e4, "cannot open secret file"), "symlinked secret refused: %s", e4 ? e4 : "");
+    tap_ok(!(e2 && strstr(e2, "s3cret")) && !(e3 && strstr(e3, "s3cret")), "messages never carry the passphrase");
+    free(h.line);
+    pk_obs_vol_clear(&o);
+}
+
 static void observe_vol(const char *name, pk_obs_vol *out)
 {
     pk_obs_pool op = { 0 };
@@ -416,6 +500,7 @@ int main(void)
     test_resize();
     test_update_delete();
     test_symlinks();
+    test_encrypted();
 
     pk_pool_free(pool);
     free(pooldir);

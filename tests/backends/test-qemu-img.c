@@ -64,10 +64,11 @@ static void test_libvirt_cases(void)
         { "qcow2-clusterSize", "vol-qcow2-clusterSize.xml", "qcow2-clusterSize.argv", 0, NULL },
         { "iso", "vol-file-iso.xml", "iso.argv", 0, NULL },
         { "qcow2-0.10-lazy", "vol-qcow2-0.10-lazy.xml", NULL, 0, "need compat 1.1" },
-        { "qcow2-encryption", "vol-qcow2-encryption.xml", NULL, 0, "not supported" },
-        /* libvirt makes these; poolkeeper does not handle secrets yet */
-        { "luks", "vol-luks.xml", NULL, 0, "encrypted volumes are not supported yet" },
-        { "qcow2-luks", "vol-qcow2-luks.xml", NULL, 0, "encrypted volumes are not supported yet" },
+        { "qcow2-encryption", "vol-qcow2-encryption.xml", NULL, 0,
+          "creation of qcow2 encrypted image is not supported" },
+        { "luks", "vol-luks.xml", "luks.argv", 0, NULL },
+        { "luks-cipher", "vol-luks-cipher.xml", "luks-cipher.argv", 0, NULL },
+        { "qcow2-luks", "vol-qcow2-luks.xml", "qcow2-luks.argv", 0, NULL },
     };
     _cleanup_(pk_pool_freep) pk_pool *pool = dir_pool();
     for (size_t i = 0; i < PK_NELEM(cases); i++) {
@@ -81,7 +82,8 @@ static void test_libvirt_cases(void)
             continue;
         }
         pk_err *err = NULL;
-        _cleanup_(pk_cmd_freep) pk_cmd *cmd = pk_qemu_img_create_cmd(vol, vol->target.path, &err);
+        _cleanup_(pk_cmd_freep) pk_cmd *cmd = pk_qemu_img_create_cmd(vol, vol->target.path,
+                                                                "/path/to/secretFile", &err);
         _cleanup_free_ char *es = err ? pk_err_str(err) : NULL;
         pk_err_free(err);
         if (cases[i].refusal) {
@@ -131,7 +133,23 @@ static void test_resize_info(void)
     err = NULL;
     tap_ok(pk_qemu_img_parse_info("[1]", &v, &err) < 0, "non-object is an error");
     pk_err_free(err);
+    err = NULL;
     pk_obs_vol_clear(&v);
+
+    /* the passphrase file is an option value: commas doubled, as libvirt */
+    _cleanup_(pk_pool_freep) pk_pool *pool = dir_pool();
+    _cleanup_free_ char *xml = pk_asprintf("%s/data/libvirt/vol/in/vol-luks.xml", tap_data_dir());
+    pk_err *errs = NULL;
+    _cleanup_(pk_vol_freep) pk_vol *vol = pk_vol_parse_file(pool, xml, 0, &errs);
+    pk_err_free(errs);
+    _cleanup_(pk_cmd_freep) pk_cmd *c = vol ? pk_qemu_img_create_cmd(vol, "/t", "/s,x", &err) : NULL;
+    _cleanup_free_ char *cs = c ? pk_cmd_to_string(c) : NULL;
+    tap_ok(cs && strstr(cs, " secret,id=LuksDemo.img_encrypt0,file=/s,,x "), "comma escaped: %s", cs ? cs : "");
+    _cleanup_(pk_cmd_freep) pk_cmd *c2 = vol ? pk_qemu_img_create_cmd(vol, "/t", NULL, &err) : NULL;
+    _cleanup_free_ char *e2 = err ? pk_err_str(err) : NULL;
+    tap_ok(!c2 && e2 && strstr(e2, "passphrase is missing"), "no passphrase file: refused");
+    pk_err_free(err);
+    err = NULL;
 
     tap_is_str(pk_qemu_format_name(PK_IMG_ISO), "raw", "iso is raw to qemu");
     tap_is_int(pk_qemu_format_from_name("raw"), PK_IMG_RAW, "raw");

@@ -798,6 +798,27 @@ static void test_bad_input(const char *tmp)
     tap_ok(!load(&o, &errs), "missing object");
     expect_err(errs, "pools/p.xml", 0, "cannot read file");
 
+    /* A repository of another user: git's safe.directory rule. */
+    if (geteuid() == 0) {
+        _cleanup_free_ char *other = pk_asprintf("%s/others", tmp);
+        git_repository *r4 = mkrepo(other, false);
+        put_pool(other, "", "p", "/tmp/pk-test/others");
+        _cleanup_free_ char *c5 = commit_all(r4, "one");
+        git_repository_free(r4);
+        if (chown(other, 65534, 65534) < 0) tap_bail("chown: %s", strerror(errno));
+        _cleanup_free_ char *dotgit = pk_asprintf("%s/.git", other);
+        if (chown(dotgit, 65534, 65534) < 0) tap_bail("chown: %s", strerror(errno));
+        o = (pk_repo_opts){ .path = other };
+        tap_ok(!load(&o, &errs), "repository of another user");
+        expect_err(errs, NULL, 0, "belongs to another user (uid 65534)");
+        expect_err(errs, NULL, 0, "safe.directory");
+        o.worktree = true;
+        _cleanup_(pk_desired_freep) pk_desired *w = load(&o, &errs);
+        expect_loaded(w, errs, "repository of another user in work tree mode");
+    } else {
+        tap_skip("needs root to chown", "repository of another user");
+    }
+
     git_repository_free(r);
     git_repository_free(r2);
     git_repository_free(r3);
