@@ -28,8 +28,11 @@ typedef struct pk_bctx {
     const char *root_prefix;  /* tests: prepended to nothing yet; reserved */
     bool allow_format;        /* policy: may build over existing data/signatures */
     bool allow_shrink;
-    /* Tests and benchmarks only: skip the fsyncs that make each operation
-     * durable before it returns (see dir.c). */
+    /* Skip the fsyncs that make each operation durable before it returns.
+     * The engine sets it for the operations of a batch when the backend has
+     * a `sync` op, and calls that once before committing the batch's results
+     * (one syncfs instead of two fsyncs per volume). Tests and benchmarks
+     * may set it too. */
     bool no_sync;
     void *priv;               /* backend connection cache (rados, glfs ...) */
 } pk_bctx;
@@ -57,6 +60,9 @@ typedef struct pk_backend {
     /* Deletes exactly the object observed as `cur` (identity checked right
      * before acting, so a replaced file is never removed). */
     int (*delete_vol)(pk_bctx *c, const pk_pool *def, const pk_obs_vol *cur, pk_err **err);
+    /* Optional. Make durable everything operations did in this pool since
+     * the last sync (for the dir backend: syncfs on its filesystem). */
+    int (*sync)(pk_bctx *c, const pk_pool *def, pk_err **err);
     void (*close)(pk_bctx *c);   /* drop connections in c->priv */
 } pk_backend;
 

@@ -12,10 +12,22 @@
  * a later create of the same volume is the remnant of a crash and is removed
  * first (O(1), no directory scan); delete_pool removes any others.
  *
- * Durability: each create fsyncs the new file before the rename and the
- * directory after it, and delete/resize fsync what they changed, so an
- * operation that returned is on disk before the engine journals it. The cost
- * is measured by tests/bench/dir_bench.c. */
+ * Durability: each create fsyncs the new file before the rename (so the
+ * final name never points at data or a size that did not reach the disk, as
+ * a qcow2 header written through the page cache could) and the directory
+ * after it; delete/resize/update fsync what they changed. An operation that
+ * returned is on disk before the engine journals it. tests/bench/dir_bench.c
+ * measured it: a durable create costs what the same syscalls with the same
+ * fsyncs cost bare (1.0-1.3x), the fsyncs themselves dominate (0.2 ms on a
+ * quiet disk, several ms on a busy one), and without them (bctx.no_sync,
+ * tests only) create and delete are 1.1-1.3x the bare floor.
+ *
+ * Observation lists every entry except our temporaries and names with
+ * control characters (libvirt skips those too): regular files and
+ * directories as volumes, anything else (symbolic links, fifos, devices)
+ * as a volume with an error, so a desired name taken by one is never
+ * mistaken for a free name. The pool directory itself must not be a
+ * symbolic link. */
 #include "dir.h"
 #include "fileprobe.h"
 #include "qemu_img.h"
@@ -735,6 +747,18 @@ int pk_dir_delete_vol(pk_bctx *c, const pk_pool *def, const pk_obs_vol *cur, pk_
     return sync_fd(c, dirfd, path, err);
 }
 
+/* One syncfs makes a whole batch of creates, resizes and deletes durable:
+ * file data, inodes and the directory entries of the renames alike. */
+int pk_dir_sync(pk_bctx *c PK_UNUSED, const pk_pool *def, pk_err **err)
+{
+    _cleanup_free_ char *path = target_path(def, err);
+    if (!path) return -1;
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return pk_fail_errno(err, errno, "cannot open pool target '%s'", path);
+    if (syncfs(fd) < 0) return pk_fail_errno(err, errno, "cannot sync the filesystem of '%s'", path);
+    return 0;
+}
+
 const pk_backend pk_backend_dir = {
     .type = PK_POOL_DIR,
     .caps = PK_CAP_BUILD | PK_CAP_DELETE_POOL | PK_CAP_CREATE_VOL | PK_CAP_RESIZE_VOL |
@@ -750,4 +774,5 @@ const pk_backend pk_backend_dir = {
     .resize_vol = pk_dir_resize_vol,
     .update_vol = pk_dir_update_vol,
     .delete_vol = pk_dir_delete_vol,
+    .sync = pk_dir_sync,
 };

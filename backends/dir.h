@@ -19,6 +19,7 @@ int pk_dir_resize_vol(pk_bctx *c, const pk_pool *def, const pk_vol *vol, const p
 int pk_dir_update_vol(pk_bctx *c, const pk_pool *def, const pk_vol *vol, const pk_obs_vol *cur,
                       pk_obs_vol *out, pk_err **err);
 int pk_dir_delete_vol(pk_bctx *c, const pk_pool *def, const pk_obs_vol *cur, pk_err **err);
+int pk_dir_sync(pk_bctx *c, const pk_pool *def, pk_err **err);
 
 /* Volumes being created live under this prefix until their final rename;
  * observation never lists such names as volumes. */

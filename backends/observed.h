@@ -21,7 +21,8 @@ typedef struct pk_obs_vol {
     uint64_t allocation;      /* bytes actually used (st_blocks * 512 for files) */
     uint64_t physical;        /* size on host (st_size for files) */
     pk_perms perms;
-    char *identity;           /* survives renames, detects replacement: "dev:ino" for files */
+    char *identity;           /* survives renames, detects replacement: "dev:ino[:btime]" for
+                               * files (pk_file_identity: inode numbers get reused) */
     char *backing_path;       /* backing file, or NULL */
     int backing_format;       /* -1 unknown */
     bool encrypted;

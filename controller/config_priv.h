@@ -38,8 +38,9 @@ extern const size_t pk_config_nkeys;
 const pk_config_key *pk_config_key_find(const char *name);
 /* "desired", "policy", ...: names that hold a mapping of keys. */
 bool pk_config_is_section(const char *name);
-/* The closest known file key to an unknown one, for "did you mean", or NULL. */
-const char *pk_config_suggest(const char *name);
+/* The closest known file key or section to an unknown one, for "did you
+ * mean", or NULL. The caller frees it. */
+char *pk_config_suggest(const char *name);
 
 /* Parse `text` as key k's type and store it in s. base_dir (or NULL) anchors
  * relative PATH values. On failure returns -1 and sets *why to the rest of a

@@ -150,9 +150,9 @@ static size_t edit_distance(const char *a, const char *b)
 
 /* A typo (two edits at most) of a key, or a key put in the wrong section
  * ("prune" at the top instead of under policy). */
-const char *pk_config_suggest(const char *name)
+char *pk_config_suggest(const char *name)
 {
-    const char *best = NULL;
+    char *best = NULL;
     size_t best_d = 3;
     const char *leaf = strrchr(name, '.');
     leaf = leaf ? leaf + 1 : name;
@@ -164,7 +164,20 @@ const char *pk_config_suggest(const char *name)
         if (kleaf && pk_streq(kleaf + 1, leaf)) d = d < 1 ? d : 1;
         if (d < best_d) {
             best_d = d;
-            best = k->name;
+            free(best);
+            best = pk_strdup(k->name);
+        }
+    }
+    /* A misspelt section ("polcy") names the section, not one of its keys. */
+    for (size_t i = 0; i < pk_config_nkeys; i++) {
+        const char *dot = strchr(pk_config_keys[i].name, '.');
+        if (!dot) continue;
+        _cleanup_free_ char *section = pk_strndup(pk_config_keys[i].name, (size_t)(dot - pk_config_keys[i].name));
+        size_t d = edit_distance(name, section);
+        if (d < best_d) {
+            best_d = d;
+            free(best);
+            best = TAKE_PTR(section);
         }
     }
     return best;

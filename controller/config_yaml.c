@@ -302,7 +302,7 @@ static void parse_key(ctx *c, const char *name, const yaml_node_t *key, const ya
         return;
     }
     if (!k) {
-        const char *hint = pk_config_suggest(name);
+        _cleanup_free_ char *hint = pk_config_suggest(name);
         if (hint)
             fail_at(c, key->start_mark, "unknown key '%s' (did you mean '%s'?)", name, hint);
         else
@@ -362,6 +362,36 @@ static void syntax_error(ctx *c, const yaml_parser_t *p, const char *text)
                 (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
     else
         fail_at(c, m, "invalid YAML: %s", problem);
+}
+
+typedef struct {
+    pk_err *e;
+    size_t order;
+} ranked_err;
+
+static int cmp_position(const void *a, const void *b)
+{
+    const ranked_err *x = a, *y = b;
+    if (x->e->line != y->e->line) return x->e->line < y->e->line ? -1 : 1;
+    if (x->e->col != y->e->col) return x->e->col < y->e->col ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* Errors in the order of the file, as an editor walks them; a check found
+ * after its object (a missing 'url') would otherwise come late. */
+static pk_err *sort_by_position(pk_err *list)
+{
+    size_t n = pk_err_count(list);
+    if (n < 2) return list;
+    ranked_err *v = pk_calloc(n, sizeof(*v));
+    size_t i = 0;
+    for (pk_err *e = list; e; e = e->next, i++) v[i] = (ranked_err){ e, i };
+    qsort(v, n, sizeof(*v), cmp_position);
+    for (i = 0; i + 1 < n; i++) v[i].e->next = v[i + 1].e;
+    v[n - 1].e->next = NULL;
+    pk_err *head = v[0].e;
+    free(v);
+    return head;
 }
 
 static char *read_config(const char *path, size_t *len, pk_err **err)
@@ -436,6 +466,6 @@ int pk_config_parse_file(const char *path, pk_settings *s, pk_err **errs)
     free(s->config_file);
     s->config_file = pk_strdup(path);
     if (!c.errs) return 0;
-    pk_err_append(errs, c.errs);
+    pk_err_append(errs, sort_by_position(c.errs));
     return -1;
 }

@@ -144,6 +144,34 @@ static int run_one(pk_bctx *c, const pk_action *a, outcome *out, pk_err **err)
     return pk_fail(err, "unknown action");
 }
 
+/* Operations of a batch skip their own fsyncs when their backend can sync a
+ * whole pool at once; this makes them durable, once per pool, before their
+ * results are committed. If that fails, nothing of that pool's batch is
+ * recorded as done: what was made stays unowned, on the safe side. */
+static void sync_batch(pk_bctx *c, const pk_plan *plan, const size_t *idx, outcome *outs, size_t k,
+                       pk_err **errs)
+{
+    for (size_t j = 0; j < k; j++) {
+        const pk_pool *def = plan->actions[idx[j]].dpool;
+        if (outs[j].state != ST_DONE || !def) continue;
+        bool seen = false;
+        for (size_t i = 0; i < j && !seen; i++)
+            seen = outs[i].state == ST_DONE && plan->actions[idx[i]].dpool == def;
+        const pk_backend *be = pk_backend_for(def->type);
+        if (seen || !be || !be->sync) continue;
+        pk_err *e = NULL;
+        if (be->sync(c, def, &e) == 0) continue;
+        for (size_t i = j; i < k; i++) {
+            if (outs[i].state != ST_DONE || plan->actions[idx[i]].dpool != def) continue;
+            outs[i].state = ST_FAILED;
+            free(outs[i].error);
+            outs[i].error = pk_err_str(e);
+        }
+        pk_wrap(&e, "pool %s", def->name);
+        pk_err_append(errs, e);
+    }
+}
+
 /* The batch ends before an action that depends on one inside it, so a
  * dependant always sees its prerequisite's committed result. */
 static size_t batch_end(const pk_plan *plan, size_t start, size_t max)
@@ -169,6 +197,7 @@ int pk_apply(const pk_plan *plan, const pk_apply_opts *o, pk_apply_stats *stats,
     pk_buf name = PK_BUF_INIT;
     int rc = 0;
 
+    bool caller_no_sync = o->bctx->no_sync;
     pk_backend_set_fault_hook(getenv("PK_TEST_CRASH") || getenv("PK_TEST_STALL") ? backend_fault : NULL);
 
     for (size_t i = 0; i < n; i++)
@@ -215,7 +244,11 @@ int pk_apply(const pk_plan *plan, const pk_apply_opts *o, pk_apply_stats *stats,
                 }
                 pk_err *ae = NULL;
                 int64_t t0 = pk_monotonic_ms();
-                if (run_one(o->bctx, a, out, &ae) < 0) {
+                const pk_backend *be = a->dpool ? pk_backend_for(a->dpool->type) : NULL;
+                o->bctx->no_sync = caller_no_sync || (be && be->sync);
+                int r1 = run_one(o->bctx, a, out, &ae);
+                o->bctx->no_sync = caller_no_sync;
+                if (r1 < 0) {
                     out->state = ST_FAILED;
                     out->error = pk_err_str(ae);
                     pk_wrap(&ae, "%s %s", pk_action_kind_to_string(a->kind), obj_name(a, &name));
@@ -231,6 +264,7 @@ int pk_apply(const pk_plan *plan, const pk_apply_opts *o, pk_apply_stats *stats,
                 }
                 pk_apply_crashpoint("op");
             }
+            if (!caller_no_sync) sync_batch(o->bctx, plan, idx, outs, k, errs);
             size_t r = 0;
             for (size_t j = 0; j < k; j++) {
                 outcome *out = &outs[j];

@@ -3,6 +3,8 @@
 #include "testutil.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 
 static char *tmp;
@@ -100,6 +102,20 @@ static void test_observe_build(void)
     tap_ok(e4 == NULL && o.state == PK_POOL_ABSENT, "still observed absent");
     tap_ok(pk_dir_build(&c, p3, &err) == 0, "next build converges");
     tap_ok(tu_exists(path3) && !tu_exists(tmp3), "target made, temporary gone");
+
+    /* <features><cow state=.../> only means something on btrfs (as libvirt) */
+    struct statfs sf;
+    if (statfs(tmp, &sf) == 0 && sf.f_type != BTRFS_SUPER_MAGIC) {
+        _cleanup_free_ char *path4 = pk_asprintf("%s/nocow", tmp);
+        _cleanup_(pk_pool_freep) pk_pool *p4 = tu_dir_pool(path4);
+        p4->cow = PK_TRI_NO;
+        pk_err *ce = NULL;
+        tap_ok(pk_dir_build(&c, p4, &ce) < 0 && !tu_exists(path4), "cow setting refused off btrfs");
+        _cleanup_free_ char *cs = tu_errstr(ce);
+        tap_ok(cs && strstr(cs, "not on btrfs"), "%s", cs ? cs : "");
+    } else {
+        tap_skip("tmpdir is on btrfs", "cow setting refused off btrfs");
+    }
 
     tap_ok(err == NULL, "no stray error");
     pk_err_free(err);
