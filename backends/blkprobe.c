@@ -113,8 +113,8 @@ int pk_blk_rdev(const char *path, dev_t *rdev, pk_err **err)
     return 0;
 }
 
-/* The device numbers of the partitions of the disk `rdev` (sysfs). */
-static void partitions_of(dev_t rdev, dev_t **parts, size_t *n)
+/* The partitions of the disk `rdev` (sysfs): device numbers and names. */
+static void partitions_of(dev_t rdev, dev_t **parts, char ***names, size_t *n)
 {
     _cleanup_free_ char *dir = pk_asprintf("/sys/dev/block/%u:%u", major(rdev), minor(rdev));
     DIR *d = opendir(dir);
@@ -128,8 +128,10 @@ static void partitions_of(dev_t rdev, dev_t **parts, size_t *n)
         FILE *f = fopen(devfile, "re");
         if (!f) continue;
         unsigned ma, mi;
-        if (fscanf(f, "%u:%u", &ma, &mi) == 2)
+        if (fscanf(f, "%u:%u", &ma, &mi) == 2) {
             *PK_APPEND(*parts, *n) = makedev(ma, mi);
+            pk_strv_push(names, de->d_name);
+        }
         fclose(f);
     }
     closedir(d);
@@ -154,9 +156,10 @@ int pk_blk_check_unused(const char *path, const char *what, pk_err **err)
     dev_t rdev;
     if (pk_blk_rdev(path, &rdev, err) < 0) return -1;
     dev_t *devs = NULL;
+    char **names = NULL;   /* names[i] is devs[i + 1]'s */
     size_t n = 0;
     *PK_APPEND(devs, n) = rdev;
-    partitions_of(rdev, &devs, &n);
+    partitions_of(rdev, &devs, &names, &n);
 
     pk_mountinfo mi = { 0 };
     int ret = -1;
@@ -168,8 +171,8 @@ int pk_blk_check_unused(const char *path, const char *what, pk_err **err)
             if (i == 0)
                 pk_fail(err, "refusing to %s '%s': it is mounted on '%s'", what, path, e->mount_point);
             else
-                pk_fail(err, "refusing to %s '%s': its partition %u:%u is mounted on '%s'",
-                        what, path, major(devs[i]), minor(devs[i]), e->mount_point);
+                pk_fail(err, "refusing to %s '%s': its partition '%s' is mounted on '%s'",
+                        what, path, names[i - 1], e->mount_point);
             goto out;
         }
         _cleanup_free_ char *holder = holder_of(devs[i]);
@@ -191,6 +194,7 @@ int pk_blk_check_unused(const char *path, const char *what, pk_err **err)
     ret = 0;
 out:
     pk_mountinfo_clear(&mi);
+    pk_strv_free(names);
     free(devs);
     return ret;
 }

@@ -7,6 +7,15 @@
 #ifdef PK_HAVE_FDISK
 #include "disk.h"
 #endif
+#ifdef PK_HAVE_RBD
+#include "rbd.h"
+#endif
+#ifdef PK_HAVE_GFAPI
+#include "gluster.h"
+#endif
+#ifdef PK_HAVE_LIBISCSI
+#include "iscsi_direct.h"
+#endif
 
 /* Backends that need an optional library are listed under #if of that
  * library (see meson.build). */
@@ -18,6 +27,15 @@ static const pk_backend *const backends[] = {
 #endif
 #ifdef PK_HAVE_FDISK
     &pk_backend_disk,
+#endif
+#ifdef PK_HAVE_RBD
+    &pk_backend_rbd,
+#endif
+#ifdef PK_HAVE_GFAPI
+    &pk_backend_gluster,
+#endif
+#ifdef PK_HAVE_LIBISCSI
+    &pk_backend_iscsi_direct,
 #endif
 };
 

@@ -78,12 +78,22 @@ static pk_vol *vol(const pk_pool *p, const char *name, const char *capacity, con
 /* What findmnt (not our parser) says is mounted on path: "SOURCE FSTYPE OPTIONS". */
 static char *findmnt(const char *path)
 {
-    char *argv[] = { (char *)"findmnt", (char *)"-n", (char *)"-o", (char *)"SOURCE,FSTYPE,OPTIONS",
+    char *argv[] = { (char *)"findmnt", (char *)"-n", (char *)"-r", (char *)"-o", (char *)"SOURCE,FSTYPE,OPTIONS",
                      (char *)"--mountpoint", (char *)path, NULL };
     char *out = NULL;
     tap_run(argv, &out);
     if (out) out[strcspn(out, "\n")] = '\0';
     return out;
+}
+
+/* Whether the OPTIONS column of a findmnt line has `opt`. */
+static bool has_option(const char *line, const char *opt)
+{
+    const char *sp = line ? strrchr(line, ' ') : NULL;
+    if (!sp) return false;
+    _cleanup_free_ char *list = pk_asprintf(",%s,", sp + 1);
+    _cleanup_free_ char *tok = pk_asprintf(",%s,", opt);
+    return strstr(list, tok) != NULL;
 }
 
 static int observe(const pk_backend *b, const pk_pool *p, pk_obs_pool *o, char **es)
@@ -155,8 +165,11 @@ static void test_lifecycle(const char *dev)
     _cleanup_free_ char *want_mount = pk_asprintf("mount -o nodev,nosuid,noexec -t ext4 %s %s", dev, target);
     tap_is_str(cmds ? cmds[0] : NULL, want_mount, "mount argv is libvirt's (Linux defaults)");
     _cleanup_free_ char *fm = findmnt(target);
-    _cleanup_free_ char *want_fm = pk_asprintf("%s ext4 rw,nosuid,nodev,noexec,relatime", dev);
-    tap_is_str(fm, want_fm, "findmnt sees the device mounted nosuid,nodev,noexec");
+    _cleanup_free_ char *want_fm = pk_asprintf("%s ext4 ", dev);
+    tap_ok(fm && pk_str_has_prefix(fm, want_fm), "findmnt sees the device mounted as ext4");
+    bool opts = has_option(fm, "nosuid") && has_option(fm, "nodev") && has_option(fm, "noexec");
+    tap_ok(opts, "with nosuid, nodev and noexec");
+    if (!opts) tap_diag("findmnt: %s", fm ? fm : "");
     _cleanup_free_ char *oe3 = NULL;
     tap_ok(observe(b, p, &o, &oe3) == 0 && o.state == PK_POOL_RUNNING, "mounted: running");
     tap_ok(o.capacity > 40 * 1024 * 1024 && o.available > 0 && o.available <= o.capacity,
@@ -438,7 +451,8 @@ int main(void)
     _cleanup_free_ char *mnt = pk_asprintf("%s/mnt", tmp);
     mkdir(mnt, 0755);
     char *dev1 = tl_loop_attach(tmp, "disk1.img", 64 << 20, false);
-    char *dev2 = tl_loop_attach(tmp, "disk2.img", 64 << 20, false);
+    /* mkfs.xfs wants more than 300 MB; the image is sparse. */
+    char *dev2 = tl_loop_attach(tmp, "disk2.img", 320 << 20, false);
     if (!dev1 || !dev2) tap_bail("cannot attach loop devices");
     pk_cmd_set_hook(watch, NULL);
     pk_backend_set_fault_hook(fault);
