@@ -20,11 +20,34 @@ enum {
     PK_CAP_DELETE_VOL   = 1 << 7,
     PK_CAP_IMAGE_FORMATS = 1 << 8, /* volumes carry qemu image formats */
     PK_CAP_BACKING      = 1 << 9,  /* volumes may have a backing store */
+    PK_CAP_SNAP_BACKING = 1 << 10, /* ... that is a snapshot of a volume: "VOLPATH@SNAPSHOT" (rbd clones) */
 };
+
+/* Probe results of files kept across observations by whoever runs the
+ * backends (the engine keeps them in the state DB), so that an image is
+ * read, or `qemu-img info` run, only when the file changed. A key names
+ * the file and what any change to it alters; backends check more (the
+ * inode change time) inside the result, which is their own text. */
+typedef struct pk_probe_stamp {
+    const char *path;
+    uint64_t dev, ino, size;
+    int64_t mtime_ns;
+} pk_probe_stamp;
+
+typedef struct pk_probe_cache {
+    /* 1 and *result (caller frees) when `key` has a result, else 0. */
+    int (*get)(void *opaque, const pk_probe_stamp *key, char **result);
+    /* Remember `result` for `key`; it may be kept back until flush. */
+    void (*put)(void *opaque, const pk_probe_stamp *key, const char *result);
+    /* One pool's observation is over: write what put gathered. */
+    void (*flush)(void *opaque);
+    void *opaque;
+} pk_probe_cache;
 
 /* Context handed to every operation. */
 typedef struct pk_bctx {
     const char *secrets_dir;  /* design.md §5 */
+    const char *ceph_conf;    /* ceph.conf for rbd pools; NULL = librados' own search */
     const char *root_prefix;  /* tests: prepended to nothing yet; reserved */
     bool allow_format;        /* policy: may build over existing data/signatures */
     bool allow_shrink;
@@ -34,7 +57,8 @@ typedef struct pk_bctx {
      * (one syncfs instead of two fsyncs per volume). Tests and benchmarks
      * may set it too. */
     bool no_sync;
-    void *priv;               /* backend connection cache (rados, glfs ...) */
+    void *priv;               /* backend connection cache: backends/conn_cache.h */
+    const pk_probe_cache *probe_cache;  /* NULL: probe every file every time */
 } pk_bctx;
 
 typedef struct pk_backend {

@@ -27,7 +27,24 @@
  * directories as volumes, anything else (symbolic links, fifos, devices)
  * as a volume with an error, so a desired name taken by one is never
  * mistaken for a free name. The pool directory itself must not be a
- * symbolic link. */
+ * symbolic link.
+ *
+ * What a volume's XML asks, as libvirt does it:
+ *   - allocation: raw is fully allocated (posix_fallocate) unless
+ *     <allocation> says less (a missing one is the capacity, libvirt's
+ *     parser rule); 0 is sparse. Images are sparse unless <allocation> is
+ *     at least the capacity: then preallocation=falloc.
+ *   - <nocow/>: FS_NOCOW_FL on the empty temporary file, before qemu-img
+ *     or fallocate writes anything (btrfs ignores it later); elsewhere a
+ *     logged no-op.
+ *   - <encryption format='luks'>: the secret file is opened (and checked)
+ *     before anything exists, and handed to qemu-img as /dev/fd/N, for
+ *     create and resize alike.
+ *   - <label>: set (security.selinux) where SELinux runs, or, on update,
+ *     where the file has a label to change; otherwise the plan notes it is
+ *     not applicable.
+ *   - format 'dir' makes a directory; bochs, cloop and dmg are read-only to
+ *     qemu, and ploop needs its own tools: those are refused up front. */
 #include "dir.h"
 #include "fileprobe.h"
 #include "qemu_img.h"
@@ -43,9 +60,14 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/vfs.h>
+#include <sys/xattr.h>
 
 #define DEFAULT_DIR_MODE 0711    /* libvirt's default for pool directories */
 #define DEFAULT_VOL_MODE 0600    /* libvirt's VIR_STORAGE_DEFAULT_VOL_PERM_MODE */
+#define SELINUX_XATTR "security.selinux"
+#ifndef SELINUX_MAGIC
+#define SELINUX_MAGIC 0xf97cff8c
+#endif
 
 /* ---- names and paths ---- */
 
@@ -179,6 +201,34 @@ static int apply_perms(int fd, const pk_perms *p, int64_t default_mode, const ch
     return 0;
 }
 
+/* setfilecon means something only where SELinux runs: selinuxfs mounted. */
+static bool selinux_active(void)
+{
+    struct statfs sf;
+    return statfs("/sys/fs/selinux", &sf) == 0 && (unsigned long)sf.f_type == SELINUX_MAGIC;
+}
+
+static int set_label(int fd, const char *label, const char *path, pk_err **err)
+{
+    if (fsetxattr(fd, SELINUX_XATTR, label, strlen(label) + 1, 0) < 0)
+        return pk_fail_errno(err, errno, "cannot set the label '%s' of '%s'", label, path);
+    return 0;
+}
+
+/* The label of a new volume: applied where SELinux runs; elsewhere there
+ * is nothing to label with, and the plan says so (not applicable). */
+static int apply_new_label(int fd, const pk_perms *p, const char *path, const char *vol,
+                           pk_err **err)
+{
+    if (!p->label) return 0;
+    if (!selinux_active()) {
+        pk_log(PK_LOG_INFO, vol, "vol.create",
+               "label '%s' of '%s' is not applicable: SELinux is not active", p->label, path);
+        return 0;
+    }
+    return set_label(fd, p->label, path, err);
+}
+
 /* Whether the directory holds anything; -1 on a read error. */
 static int dir_nonempty(int fd)
 {
@@ -250,13 +300,14 @@ static int cmp_obs_vol(const void *a, const void *b)
     return strcmp(((const pk_obs_vol *)a)->name, ((const pk_obs_vol *)b)->name);
 }
 
-int pk_dir_observe_vols(pk_bctx *c PK_UNUSED, const pk_pool *def, pk_obs_pool *out, pk_err **err)
+int pk_dir_observe_vols(pk_bctx *c, const pk_pool *def, pk_obs_pool *out, pk_err **err)
 {
     _cleanup_free_ char *path = target_path(def, err);
     if (!path) return -1;
     _cleanup_close_ int fd = open_pool_dir(path, err);
     if (fd < 0) return -1;
     pk_probe_opts opts = pk_probe_opts_for(fd);
+    opts.cache = c->probe_cache;
 
     int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
@@ -297,6 +348,7 @@ int pk_dir_observe_vols(pk_bctx *c PK_UNUSED, const pk_pool *def, pk_obs_pool *o
     ret = 0;
 out:
     closedir(d);
+    if (opts.cache && opts.cache->flush) opts.cache->flush(opts.cache->opaque);
     for (size_t i = 0; vols && i < n; i++)
         pk_obs_vol_clear(&vols[i]);
     free(vols);
@@ -526,8 +578,6 @@ static int observe_one(int dirfd, const char *path, const char *name, int fmt, p
 
 static int create_raw(int tfd, const pk_vol *vol, const char *path, pk_err **err)
 {
-    if (vol->target.nocow && on_btrfs(tfd) && set_nocow(tfd, true) < 0)
-        return pk_fail_errno(err, errno, "cannot set the NOCOW flag of '%s'", path);
     if (vol->backing && vol->backing->path)
         return pk_fail(err, "cannot create volume '%s': a raw volume cannot have a backing store",
                        vol->name);
@@ -546,18 +596,10 @@ static int create_raw(int tfd, const pk_vol *vol, const char *path, pk_err **err
     return 0;
 }
 
-static int create_image(pk_bctx *c, int tfd, const pk_vol *vol, pk_err **err)
+static int create_image(int tfd, int sfd, const pk_vol *vol, pk_err **err)
 {
     _cleanup_free_ char *target = pk_asprintf("/dev/fd/%d", tfd);
-    _cleanup_close_ int sfd = -1;
-    _cleanup_free_ char *secret = NULL;
-    const pk_encryption *enc = vol->target.encryption;
-    if (enc && enc->n_secrets == 1) {
-        sfd = pk_secret_open(c->secrets_dir, &enc->secrets[0], err);
-        if (sfd < 0)
-            return pk_wrap(err, "cannot create volume '%s'", vol->name);
-        secret = pk_asprintf("/dev/fd/%d", sfd);
-    }
+    _cleanup_free_ char *secret = sfd >= 0 ? pk_asprintf("/dev/fd/%d", sfd) : NULL;
     /* qemu-img writes through the fd we created with O_EXCL|O_NOFOLLOW: no
      * path is resolved again, so nothing can be swapped in under it. The
      * passphrase goes the same way. */
@@ -570,14 +612,91 @@ static int create_image(pk_bctx *c, int tfd, const pk_vol *vol, pk_err **err)
     return 0;
 }
 
+/* What can be made here, refused before anything is touched. */
+static int check_creatable(const pk_vol *vol, int fmt, pk_err **err)
+{
+    const char *f = pk_img_format_to_string(fmt);
+    if (fmt == PK_IMG_PLOOP)
+        return pk_fail(err, "cannot create volume '%s': format 'ploop' needs the ploop tools, which poolkeeper does not use",
+                       vol->name);
+    if (fmt == PK_IMG_DIR) {
+        if (vol->target.encryption || (vol->backing && vol->backing->path))
+            return pk_fail(err, "cannot create volume '%s': a directory volume cannot have encryption or a backing store",
+                           vol->name);
+        return 0;
+    }
+    if (is_raw(fmt) && !vol->target.encryption) {
+        if (vol->target.compat || vol->target.has_cluster_size || vol->target.lazy_refcounts ||
+            vol->target.extended_l2)
+            return pk_fail(err, "cannot create volume '%s': compat, features and cluster size are only supported with the qcow2 format",
+                           vol->name);
+        return 0;
+    }
+    if (!pk_qemu_img_can_create(fmt)) {
+        if (pk_qemu_format_name(fmt))
+            return pk_fail(err, "cannot create volume '%s': format '%s' is read-only: qemu-img reads it but cannot create it",
+                           vol->name, f ? f : "?");
+        return pk_fail(err, "cannot create volume '%s': format '%s' is not supported by the dir backend",
+                       vol->name, f ? f : "?");
+    }
+    /* Every other refusal of the command line, with stand-in paths. */
+    _cleanup_(pk_cmd_freep) pk_cmd *probe =
+        pk_qemu_img_create_cmd(vol, "/dev/null", vol->target.encryption ? "/dev/null" : NULL, err);
+    return probe ? 0 : -1;
+}
+
+/* The secret of an encrypted volume, opened (and so checked: present,
+ * ours, mode 0600) before anything is made. -1 without encryption. */
+static int open_vol_secret(pk_bctx *c, const pk_vol *vol, const char *what, pk_err **err)
+{
+    const pk_encryption *enc = vol->target.encryption;
+    if (!enc) return -1;
+    if (enc->n_secrets != 1) {
+        pk_fail(err, "cannot %s volume '%s': a luks volume needs exactly one secret", what, vol->name);
+        return -2;
+    }
+    int fd = pk_secret_open(c->secrets_dir, &enc->secrets[0], err);
+    if (fd < 0) {
+        pk_wrap(err, "cannot %s volume '%s'", what, vol->name);
+        return -2;
+    }
+    return fd;
+}
+
+/* A directory volume (libvirt's format 'dir'): made under the temporary
+ * name with its owner and mode, then renamed. */
+static int create_dir_vol(pk_bctx *c, int dirfd, const char *path, const pk_vol *vol,
+                          const char *tmp, pk_obs_vol *out, pk_err **err)
+{
+    _cleanup_free_ char *tmp_path = pk_asprintf("%s/%s", path, tmp);
+    _cleanup_free_ char *final_path = pk_asprintf("%s/%s", path, vol->name);
+    if (unlinkat(dirfd, tmp, AT_REMOVEDIR) < 0 && errno != ENOENT && errno != ENOTDIR)
+        return pk_fail_errno(err, errno, "cannot remove the stale temporary directory '%s'", tmp_path);
+    if (mkdirat(dirfd, tmp, 0700) < 0)
+        return pk_fail_errno(err, errno, "cannot create directory '%s'", tmp_path);
+    _cleanup_close_ int tfd = openat(dirfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (tfd < 0 || apply_perms(tfd, &vol->target.perms, 0755, tmp_path, err) < 0 ||
+        apply_new_label(tfd, &vol->target.perms, final_path, vol->name, err) < 0) {
+        if (tfd < 0) pk_fail_errno(err, errno, "cannot open directory '%s'", tmp_path);
+        unlinkat(dirfd, tmp, AT_REMOVEDIR);
+        return -1;
+    }
+    if (renameat2(dirfd, tmp, dirfd, vol->name, RENAME_NOREPLACE) < 0) {
+        int e = errno;
+        unlinkat(dirfd, tmp, AT_REMOVEDIR);
+        if (e == EEXIST) return pk_fail(err, "volume '%s' already exists", final_path);
+        return pk_fail_errno(err, e, "cannot rename '%s' to '%s'", tmp_path, final_path);
+    }
+    if (sync_fd(c, dirfd, path, err) < 0) return -1;
+    return observe_one(dirfd, path, vol->name, PK_IMG_DIR, out, err);
+}
+
 int pk_dir_create_vol(pk_bctx *c, const pk_pool *def, const pk_vol *vol, pk_obs_vol *out,
                       pk_err **err)
 {
     if (check_vol_name(vol->name, err) < 0) return -1;
     int fmt = vol_format(vol);
-    if (fmt == PK_IMG_DIR || fmt == PK_IMG_PLOOP || (!is_raw(fmt) && !pk_qemu_format_name(fmt)))
-        return pk_fail(err, "cannot create volume '%s': its format is not supported by the dir backend",
-                       vol->name);
+    if (check_creatable(vol, fmt, err) < 0) return -1;
     _cleanup_free_ char *path = target_path(def, err);
     if (!path) return -1;
     _cleanup_close_ int dirfd = open_pool_dir(path, err);
@@ -589,6 +708,12 @@ int pk_dir_create_vol(pk_bctx *c, const pk_pool *def, const pk_vol *vol, pk_obs_
     struct stat st;
     if (fstatat(dirfd, vol->name, &st, AT_SYMLINK_NOFOLLOW) == 0)
         return pk_fail(err, "volume '%s' already exists", final_path);
+    /* A missing or exposed passphrase stops the create before anything,
+     * even a temporary file, exists. */
+    _cleanup_close_ int sfd = open_vol_secret(c, vol, "create", err);
+    if (sfd == -2) return -1;
+    if (fmt == PK_IMG_DIR)
+        return create_dir_vol(c, dirfd, path, vol, tmp, out, err);
     /* A temporary of this name is what a crashed create left behind. */
     if (unlinkat(dirfd, tmp, 0) < 0 && errno != ENOENT)
         return pk_fail_errno(err, errno, "cannot remove the stale temporary file '%s'", tmp_path);
@@ -597,11 +722,23 @@ int pk_dir_create_vol(pk_bctx *c, const pk_pool *def, const pk_vol *vol, pk_obs_
                                      DEFAULT_VOL_MODE);
     if (tfd < 0)
         return pk_fail_errno(err, errno, "cannot create '%s'", tmp_path);
+    /* btrfs takes FS_NOCOW_FL only while a file is empty: set before any
+     * data or header is written. */
+    if (vol->target.nocow) {
+        if (!on_btrfs(tfd))
+            pk_log(PK_LOG_INFO, vol->name, "vol.create",
+                   "nocow: '%s' is not on btrfs, which alone copies on write: nothing to do", final_path);
+        else if (set_nocow(tfd, true) < 0) {
+            pk_fail_errno(err, errno, "cannot set the NOCOW flag of '%s'", tmp_path);
+            goto fail;
+        }
+    }
     /* raw is made in-process; images and luks (a raw payload behind a
      * header) by qemu-img */
     bool raw_here = is_raw(fmt) && !vol->target.encryption;
-    if ((raw_here ? create_raw(tfd, vol, tmp_path, err) : create_image(c, tfd, vol, err)) < 0 ||
+    if ((raw_here ? create_raw(tfd, vol, tmp_path, err) : create_image(tfd, sfd, vol, err)) < 0 ||
         apply_perms(tfd, &vol->target.perms, DEFAULT_VOL_MODE, tmp_path, err) < 0 ||
+        apply_new_label(tfd, &vol->target.perms, final_path, vol->name, err) < 0 ||
         sync_fd(c, tfd, tmp_path, err) < 0)
         goto fail;
     if (pk_backend_fault("vol.create.before-rename", vol->name))
@@ -663,13 +800,15 @@ int pk_dir_resize_vol(pk_bctx *c, const pk_pool *def, const pk_vol *vol, const p
                     !(is_raw(fmt) && is_raw(vol_format(vol)))))
         return pk_fail(err, "cannot resize volume '%s/%s': its observed format differs from the declared one",
                        path, cur->name);
-    if (cur->encrypted)
-        return pk_fail(err, "cannot resize volume '%s/%s': encrypted volumes are not supported yet",
+    if (cur->encrypted && !(vol && vol->target.encryption))
+        return pk_fail(err, "cannot resize volume '%s/%s': it is encrypted and its XML names no secret to open it with",
                        path, cur->name);
     if (new_capacity < cur->capacity && !c->allow_shrink)
         return pk_fail(err, "shrinking volume '%s/%s' from %llu to %llu bytes needs policy allow_shrink",
                        path, cur->name, (unsigned long long)cur->capacity,
                        (unsigned long long)new_capacity);
+    _cleanup_close_ int sfd = cur->encrypted ? open_vol_secret(c, vol, "resize", err) : -1;
+    if (sfd == -2) return -1;
     _cleanup_close_ int dirfd = open_pool_dir(path, err);
     if (dirfd < 0) return -1;
     struct stat st;
@@ -677,7 +816,20 @@ int pk_dir_resize_vol(pk_bctx *c, const pk_pool *def, const pk_vol *vol, const p
     if (fd < 0) return -1;
     _cleanup_free_ char *vpath = pk_asprintf("%s/%s", path, cur->name);
 
-    if (is_raw(fmt)) {
+    if (sfd >= 0) {
+        /* The header records the payload size: qemu-img opens the image
+         * with its passphrase to change it. */
+        _cleanup_free_ char *target = pk_asprintf("/dev/fd/%d", fd);
+        _cleanup_free_ char *secret = pk_asprintf("/dev/fd/%d", sfd);
+        _cleanup_(pk_cmd_freep) pk_cmd *cmd =
+            pk_qemu_img_resize_encrypted_cmd(cur->name, is_raw(fmt) ? PK_IMG_RAW : fmt, target, secret,
+                                             new_capacity, new_capacity < cur->capacity, err);
+        if (!cmd) return -1;
+        pk_cmd_pass_fd(cmd, fd);
+        pk_cmd_pass_fd(cmd, sfd);
+        if (pk_cmd_run(cmd, NULL, err) < 0)
+            return pk_wrap(err, "cannot resize volume '%s'", vpath);
+    } else if (is_raw(fmt)) {
         uint64_t size = (uint64_t)st.st_size;
         /* A fully allocated volume stays fully allocated. */
         bool full = (uint64_t)st.st_blocks * 512 >= size && size > 0;
@@ -714,9 +866,15 @@ int pk_dir_update_vol(pk_bctx *c, const pk_pool *def, const pk_vol *vol, const p
     _cleanup_close_ int fd = open_observed(dirfd, path, cur, O_RDONLY, &st, err);
     if (fd < 0) return -1;
     _cleanup_free_ char *vpath = pk_asprintf("%s/%s", path, cur->name);
-    /* The label is output-only, as in libvirt's dir pools. */
-    if (apply_perms(fd, &vol->target.perms, -1, vpath, err) < 0 ||
-        sync_fd(c, fd, vpath, err) < 0)
+    if (apply_perms(fd, &vol->target.perms, -1, vpath, err) < 0)
+        return -1;
+    /* A label changes where the file has one to change (the planner asks
+     * only then), or where SELinux runs. */
+    const char *label = vol->target.perms.label;
+    if (label && !pk_streq(label, cur->perms.label) && (cur->perms.label || selinux_active()) &&
+        set_label(fd, label, vpath, err) < 0)
+        return -1;
+    if (sync_fd(c, fd, vpath, err) < 0)
         return -1;
     return observe_one(dirfd, path, cur->name, cur->format, out, err);
 }

@@ -1,15 +1,22 @@
 /* One file of a directory-backed pool as a volume: stat it without following
  * links, read its header to learn its format, and for image formats read the
- * virtual size and backing file (qcow2 in-process; the rare others through
- * `qemu-img info`, about 7 ms each). */
+ * virtual size, backing file and options (qcow2 in-process; the other
+ * formats through `qemu-img info`, about 7 ms each). What a header said is
+ * kept in the probe cache (backend.h) and read again only when the file's
+ * inode, size, mtime or ctime changed. */
 #include "fileprobe.h"
+#include "backend.h"
 #include "qemu_img.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <ctype.h>
+#include <linux/fs.h>
 #include <linux/magic.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/vfs.h>
+#include <sys/xattr.h>
 
 #define HEADER_LEN 4096            /* one page: holds a qcow2 header and its extensions */
 #define ISO_MAGIC_OFF 0x8001       /* "CD001" of the first volume descriptor */
@@ -24,6 +31,9 @@ pk_probe_opts pk_probe_opts_for(int dirfd)
         case EXT4_SUPER_MAGIC:     /* also ext2 and ext3 */
         case XFS_SUPER_MAGIC:
         case BTRFS_SUPER_MAGIC:
+            o.btrfs = true;
+            o.zero_blocks_is_sparse = true;
+            break;
         case TMPFS_MAGIC:
             o.zero_blocks_is_sparse = true;
             break;
@@ -78,6 +88,8 @@ int pk_probe_format(const unsigned char *buf, size_t len, bool *encrypted)
     if (MAGIC(0, "OOOM")) return PK_IMG_COW;
     if (MAGIC(0, "Bochs Virtual HD Image")) return PK_IMG_BOCHS;
     if (MAGIC(0, "#!/bin/sh\n#V2.0 Format\nmodprobe cloop")) return PK_IMG_CLOOP;
+    /* qemu's "parallels" images, which libvirt calls ploop */
+    if (MAGIC(0, "WithoutFreeSpace") || MAGIC(0, "WithouFreSpacExt")) return PK_IMG_PLOOP;
     if (MAGIC(0, "LUKS\xba\xbe")) {
         *encrypted = true;
         return PK_IMG_RAW;
@@ -92,8 +104,16 @@ int pk_qcow2_read_header(int fd, const unsigned char *buf, size_t len, pk_obs_vo
     uint32_t version = be32(buf + 4);
     uint64_t backing_off = be64(buf + 8);
     uint32_t backing_len = be32(buf + 16);
+    uint32_t cluster_bits = be32(buf + 20);
+    uint32_t crypt = be32(buf + 32);
+    if (cluster_bits < 9 || cluster_bits > 21)
+        return pk_fail(err, "qcow2 cluster size 2^%u is invalid", cluster_bits);
     v->capacity = be64(buf + 24);
-    v->encrypted = be32(buf + 32) != 0;
+    v->cluster_size = 1ULL << cluster_bits;
+    v->encrypted = crypt != 0;
+    v->enc_format = crypt == 2 ? PK_ENC_LUKS : crypt == 1 ? PK_ENC_QCOW : 0;
+    /* libvirt's names for the header versions */
+    snprintf(v->compat, sizeof(v->compat), "%s", version >= 3 ? "1.1" : "0.10");
     size_t hdr_len = 72;
     if (version >= 3) {
         if (len < 104)
@@ -101,6 +121,9 @@ int pk_qcow2_read_header(int fd, const unsigned char *buf, size_t len, pk_obs_vo
         hdr_len = be32(buf + 100);
         if (hdr_len < 104)
             return pk_fail(err, "qcow2 header length %zu is invalid", hdr_len);
+        uint64_t incompatible = be64(buf + 72), compatible = be64(buf + 80);
+        v->extended_l2 = incompatible & (1ULL << 4);
+        v->lazy_refcounts = compatible & 1ULL;
     }
     /* Header extensions: the backing format is one of them. One that runs
      * past what was read leaves the format unknown, which is harmless. */
@@ -168,17 +191,30 @@ static void probe_qemu_img(int fd, const char *qemu_fmt, pk_obs_vol *v)
     }
 }
 
+/* The SELinux label of an open file, NULL when it has none (no SELinux,
+ * or a filesystem without labels). */
+static char *file_label(int fd)
+{
+    char buf[256];
+    ssize_t n = fgetxattr(fd, "security.selinux", buf, sizeof(buf) - 1);
+    if (n <= 0) return NULL;
+    buf[n] = '\0';
+    return pk_strdup(buf);   /* the kernel's value ends in a NUL, or not */
+}
+
+/* A dmg image ends in a 512-byte "koly" trailer (qemu's dmg_open). */
+static bool has_dmg_trailer(int fd, uint64_t size)
+{
+    char m[4];
+    return size >= 1024 && pread(fd, m, sizeof(m), (off_t)(size - 512)) == (ssize_t)sizeof(m) &&
+           memcmp(m, "koly", 4) == 0;
+}
+
 static void probe_file(int dirfd, const char *dirpath, const struct stat *st,
                        const pk_probe_opts *opts, pk_obs_vol *v)
 {
     v->format = PK_IMG_RAW;
     v->capacity = (uint64_t)st->st_size;
-    if (st->st_size == 0)
-        return;
-    /* No blocks: all zeroes, nothing to read (and reading a sparse file
-     * makes the kernel fill page cache with zeroes). */
-    if (opts->zero_blocks_is_sparse && st->st_blocks == 0 && st->st_size > HEADER_LEN)
-        return;
 
     _cleanup_close_ int fd = openat(dirfd, v->name, O_RDONLY | O_NOFOLLOW | O_NOCTTY |
                                     O_NONBLOCK | O_CLOEXEC);
@@ -193,6 +229,18 @@ static void probe_file(int dirfd, const char *dirpath, const struct stat *st,
         v->error = pk_asprintf("'%s' was replaced while it was observed", v->path);
         return;
     }
+    free(v->perms.label);
+    v->perms.label = file_label(fd);
+    int flags = 0;
+    if (opts->btrfs && ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0)
+        v->nocow = flags & FS_NOCOW_FL;
+    if (st->st_size == 0)
+        return;
+    /* No blocks: all zeroes, nothing to read (and reading a sparse file
+     * makes the kernel fill page cache with zeroes). */
+    if (opts->zero_blocks_is_sparse && st->st_blocks == 0 && st->st_size > HEADER_LEN)
+        return;
+
     posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
     unsigned char buf[HEADER_LEN];
     ssize_t n = pread(fd, buf, sizeof(buf), 0);
@@ -208,8 +256,11 @@ static void probe_file(int dirfd, const char *dirpath, const struct stat *st,
         if (pread(fd, m, sizeof(m), ISO_MAGIC_OFF) == (ssize_t)sizeof(m) && memcmp(m, "CD001", 5) == 0)
             fmt = PK_IMG_ISO;
     }
+    if (fmt == PK_IMG_RAW && !encrypted && has_dmg_trailer(fd, (uint64_t)st->st_size))
+        fmt = PK_IMG_DMG;
     v->format = fmt;
     v->encrypted = encrypted;
+    if (encrypted) v->enc_format = PK_ENC_LUKS;
 
     pk_err *e = NULL;
     if (fmt == PK_IMG_QCOW2) {
@@ -223,6 +274,131 @@ static void probe_file(int dirfd, const char *dirpath, const struct stat *st,
         probe_qemu_img(fd, pk_qemu_format_name(fmt), v);
     }
     absolutize_backing(v, dirpath);
+}
+
+/* ---- probe results as cache text ----
+ * One line of tab-separated fields, in this order:
+ *   "pk1", ctime_ns, format, capacity, flags, encryption format, compat,
+ *   cluster size, backing format, backing path, label
+ * flags: 1 encrypted, 2 lazy_refcounts, 4 extended_l2, 8 nocow. Formats are
+ * libvirt's names ("" = none); strings escape '\\', tab and newline. A warm
+ * observation decodes one per file, so this is read with strtoull, not a
+ * JSON parser (tests/bench/filevol_bench.c). */
+
+enum { F_ENCRYPTED = 1, F_LAZY = 2, F_L2 = 4, F_NOCOW = 8 };
+
+static void add_escaped(pk_buf *b, const char *s)
+{
+    for (; s && *s; s++) {
+        if (*s == '\\') pk_buf_add(b, "\\\\");
+        else if (*s == '\t') pk_buf_add(b, "\\t");
+        else if (*s == '\n') pk_buf_add(b, "\\n");
+        else pk_buf_addc(b, *s);
+    }
+}
+
+char *pk_probe_result_encode(const pk_obs_vol *v, int64_t ctime_ns)
+{
+    pk_buf b = PK_BUF_INIT;
+    const char *fmt = pk_img_format_to_string(v->format);
+    const char *bf = v->backing_path ? pk_img_format_to_string(v->backing_format) : NULL;
+    unsigned flags = (v->encrypted ? F_ENCRYPTED : 0) | (v->lazy_refcounts ? F_LAZY : 0) |
+                     (v->extended_l2 ? F_L2 : 0) | (v->nocow ? F_NOCOW : 0);
+    pk_buf_addf(&b, "pk1\t%lld\t%s\t%llu\t%u\t%d\t%s\t%llu\t%s\t", (long long)ctime_ns,
+                fmt ? fmt : "", (unsigned long long)v->capacity, flags, v->enc_format, v->compat,
+                (unsigned long long)v->cluster_size, bf ? bf : "");
+    add_escaped(&b, v->backing_path);
+    pk_buf_addc(&b, '\t');
+    add_escaped(&b, v->perms.label);
+    return pk_buf_steal(&b);
+}
+
+/* The next field of *p up to a tab or the end, unescaped; NULL when empty.
+ * *ok is cleared on a bad escape. */
+static char *next_str(const char **p, bool *ok)
+{
+    pk_buf b = PK_BUF_INIT;
+    const char *s = *p;
+    for (; *s && *s != '\t'; s++) {
+        if (*s != '\\') {
+            pk_buf_addc(&b, *s);
+            continue;
+        }
+        s++;
+        if (*s == '\\') pk_buf_addc(&b, '\\');
+        else if (*s == 't') pk_buf_addc(&b, '\t');
+        else if (*s == 'n') pk_buf_addc(&b, '\n');
+        else {
+            *ok = false;
+            break;
+        }
+    }
+    *p = *s == '\t' ? s + 1 : s;
+    return b.len ? pk_buf_steal(&b) : (pk_buf_free(&b), NULL);
+}
+
+static bool next_u64(const char **p, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (!isdigit((unsigned char)**p)) return false;
+    *out = strtoull(*p, &end, 10);
+    if (errno || *end != '\t') return false;
+    *p = end + 1;
+    return true;
+}
+
+/* A fixed, short field (a format name, compat) into buf. */
+static bool next_word(const char **p, char *buf, size_t size)
+{
+    const char *tab = strchr(*p, '\t');
+    if (!tab || (size_t)(tab - *p) >= size) return false;
+    memcpy(buf, *p, (size_t)(tab - *p));
+    buf[tab - *p] = '\0';
+    *p = tab + 1;
+    return true;
+}
+
+int pk_probe_result_decode(const char *text, int64_t ctime_ns, pk_obs_vol *v)
+{
+    if (!text || strncmp(text, "pk1\t", 4) != 0) return -1;
+    const char *p = text + 4;
+    char *end;
+    errno = 0;
+    long long ct = strtoll(p, &end, 10);
+    if (errno || end == p || *end != '\t' || ct != ctime_ns) return -1;
+    p = end + 1;
+    char fmt[16], compat[sizeof(v->compat)], bfmt[16];
+    uint64_t cap, flags, enc, cluster;
+    if (!next_word(&p, fmt, sizeof(fmt)) || !next_u64(&p, &cap) || !next_u64(&p, &flags) ||
+        !next_u64(&p, &enc) || !next_word(&p, compat, sizeof(compat)) || !next_u64(&p, &cluster) ||
+        !next_word(&p, bfmt, sizeof(bfmt)))
+        return -1;
+    int f = pk_img_format_from_string(fmt);
+    if (f < 0 || enc >= PK_ENC_FORMAT_LAST || flags > 15) return -1;
+    bool ok = true;
+    char *backing = next_str(&p, &ok);
+    char *label = next_str(&p, &ok);
+    if (!ok || *p) {
+        free(backing);
+        free(label);
+        return -1;
+    }
+    v->format = f;
+    v->capacity = cap;
+    v->encrypted = flags & F_ENCRYPTED;
+    v->lazy_refcounts = flags & F_LAZY;
+    v->extended_l2 = flags & F_L2;
+    v->nocow = flags & F_NOCOW;
+    v->enc_format = (int)enc;
+    snprintf(v->compat, sizeof(v->compat), "%s", compat);
+    v->cluster_size = cluster;
+    free(v->backing_path);
+    v->backing_path = backing;
+    v->backing_format = backing && bfmt[0] ? pk_img_format_from_string(bfmt) : -1;
+    free(v->perms.label);
+    v->perms.label = label;
+    return 0;
 }
 
 static void stat_from_statx(const struct statx *x, struct stat *st)
@@ -241,6 +417,45 @@ static void set_time(pk_timestamp *t, struct statx_timestamp ts)
 {
     t->sec = ts.tv_sec;
     t->nsec = ts.tv_nsec;
+}
+
+static int64_t ts_ns(struct statx_timestamp ts)
+{
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* A regular file: from the cache when it has this very file, else probed
+ * (and cached unless the probe failed). */
+static void observe_regular(int dirfd, const char *dirpath, const struct statx *stx,
+                            const struct stat *st, const pk_probe_opts *opts, pk_obs_vol *out)
+{
+    const pk_probe_cache *cache = opts->cache;
+    pk_probe_stamp key = {
+        .path = out->path, .dev = (uint64_t)st->st_dev, .ino = (uint64_t)st->st_ino,
+        .size = (uint64_t)st->st_size, .mtime_ns = out->mtime_ns,
+    };
+    int64_t ctime_ns = ts_ns(stx->stx_ctime);
+    if (cache) {
+        _cleanup_free_ char *text = NULL;
+        if (cache->get(cache->opaque, &key, &text) == 1 &&
+            pk_probe_result_decode(text, ctime_ns, out) == 0)
+            return;
+        /* a refused result may have set some fields: start again */
+        free(out->backing_path);
+        out->backing_path = NULL;
+        free(out->perms.label);
+        out->perms.label = NULL;
+        out->backing_format = -1;
+        out->encrypted = out->lazy_refcounts = out->extended_l2 = out->nocow = false;
+        out->enc_format = 0;
+        out->compat[0] = '\0';
+        out->cluster_size = 0;
+    }
+    probe_file(dirfd, dirpath, st, opts, out);
+    if (cache && !out->error) {
+        _cleanup_free_ char *text = pk_probe_result_encode(out, ctime_ns);
+        cache->put(cache->opaque, &key, text);
+    }
 }
 
 int pk_file_observe(int dirfd, const char *dirpath, const char *name,
@@ -270,14 +485,14 @@ int pk_file_observe(int dirfd, const char *dirpath, const char *name,
     out->allocation = (uint64_t)st.st_blocks * 512;
     out->capacity = (uint64_t)st.st_size;
     out->perms = (pk_perms){ .mode = st.st_mode & 07777, .uid = st.st_uid, .gid = st.st_gid };
-    out->mtime_ns = (int64_t)stx.stx_mtime.tv_sec * 1000000000 + stx.stx_mtime.tv_nsec;
+    out->mtime_ns = ts_ns(stx.stx_mtime);
     set_time(&out->atime, stx.stx_atime);
     set_time(&out->mtime, stx.stx_mtime);
     set_time(&out->ctime, stx.stx_ctime);
     if (stx.stx_mask & STATX_BTIME) set_time(&out->btime, stx.stx_btime);
 
     if (S_ISREG(st.st_mode)) {
-        probe_file(dirfd, dirpath, &st, opts, out);
+        observe_regular(dirfd, dirpath, &stx, &st, opts, out);
     } else if (S_ISDIR(st.st_mode)) {
         out->type = PK_VOL_DIR;
         out->format = PK_IMG_DIR;

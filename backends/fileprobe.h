@@ -14,15 +14,28 @@ char *pk_file_identity(const struct statx *stx);
  * links, with what pk_file_identity needs. 0 or -1 with errno. */
 int pk_file_statx(int dirfd, const char *name, struct statx *stx);
 
+struct pk_probe_cache;
+
 /* How far to trust the filesystem while probing one pool. */
 typedef struct {
     /* st_blocks == 0 means "all zeroes" (true of local filesystems; not of
      * some network and FUSE ones that report no blocks at all). */
     bool zero_blocks_is_sparse;
+    bool btrfs;               /* files may carry FS_NOCOW_FL */
+    /* Results of earlier probes (backend.h); NULL = probe every file. */
+    const struct pk_probe_cache *cache;
 } pk_probe_opts;
 
 /* The options for the filesystem that holds the directory fd. */
 pk_probe_opts pk_probe_opts_for(int dirfd);
+
+/* A probe result as the text kept in the probe cache (one line), and back. The text
+ * records the inode change time `ctime_ns` too: a result read back for a
+ * file whose ctime differs (a chmod, a new label, a header rewritten with
+ * its mtime put back) is refused (returns -1), as is anything malformed.
+ * Only header facts are kept: never a secret. */
+char *pk_probe_result_encode(const pk_obs_vol *v, int64_t ctime_ns);
+int pk_probe_result_decode(const char *text, int64_t ctime_ns, pk_obs_vol *v);
 
 /* Observe entry `name` of the directory dirfd (whose path is dirpath) into
  * *out, which must be cleared. Returns 1 when the entry does not exist (any

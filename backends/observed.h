@@ -26,6 +26,13 @@ typedef struct pk_obs_vol {
     char *backing_path;       /* backing file, or NULL */
     int backing_format;       /* -1 unknown */
     bool encrypted;
+    /* File images (fileprobe.c): what the header says. */
+    int enc_format;           /* pk_enc_format when encrypted (luks, qcow), else 0 */
+    char compat[8];           /* qcow2: "0.10" or "1.1"; "" otherwise */
+    uint64_t cluster_size;    /* qcow2 and qed; 0 = not applicable */
+    bool lazy_refcounts;      /* qcow2 features */
+    bool extended_l2;
+    bool nocow;               /* FS_NOCOW_FL set (btrfs) */
     int64_t mtime_ns;         /* for caching image probes */
     pk_timestamp atime, mtime, ctime, btime;
     char *error;              /* this volume could not be fully observed (not "absent") */

@@ -28,7 +28,7 @@ int pk_qemu_format_from_name(const char *name)
     return -1;
 }
 
-static bool is_creatable(int fmt)
+bool pk_qemu_img_can_create(int fmt)
 {
     switch (fmt) {
     case PK_IMG_RAW: case PK_IMG_ISO: case PK_IMG_QCOW: case PK_IMG_QCOW2: case PK_IMG_QED:
@@ -94,9 +94,14 @@ pk_cmd *pk_qemu_img_create_cmd(const pk_vol *vol, const char *target, const char
 {
     int fmt = vol->target.format < 0 || vol->target.format == PK_IMG_NONE ? PK_IMG_RAW
                                                                            : vol->target.format;
-    if (!is_creatable(fmt)) {
-        pk_fail(err, "cannot create volume '%s': qemu-img cannot create images of this format",
-                vol->name);
+    if (!pk_qemu_img_can_create(fmt)) {
+        const char *f = pk_img_format_to_string(fmt);
+        if (pk_qemu_format_name(fmt))
+            pk_fail(err, "cannot create volume '%s': format '%s' is read-only: qemu-img reads it but cannot create it",
+                    vol->name, f ? f : "?");
+        else
+            pk_fail(err, "cannot create volume '%s': qemu-img cannot create images of format '%s'",
+                    vol->name, f ? f : "?");
         return NULL;
     }
     const char *fname = qemu_names[fmt];
@@ -160,6 +165,9 @@ pk_cmd *pk_qemu_img_create_cmd(const pk_vol *vol, const char *target, const char
     if (enc) add_encryption_opts(&o, enc, alias, qcow2);
     if (prealloc) pk_buf_add(&o, "preallocation=falloc,");
     if (vol->target.nocow) pk_buf_add(&o, "nocow=on,");
+    /* Without it qemu rounds a vpc's size to a disk geometry, and the
+     * volume would never have the capacity the XML asks. */
+    if (fmt == PK_IMG_VPC || fmt == PK_IMG_VHD) pk_buf_add(&o, "force_size=on,");
     if (qcow2) pk_buf_addf(&o, "compat=%s,", vol->target.compat ? vol->target.compat : "1.1");
     if (vol->target.has_cluster_size)
         pk_buf_addf(&o, "cluster_size=%llu,", (unsigned long long)vol->target.cluster_size);
@@ -190,6 +198,32 @@ pk_cmd *pk_qemu_img_resize_cmd(int img_format, const char *target, uint64_t new_
     pk_cmd_add_arg(cmd, "resize");
     if (shrink) pk_cmd_add_arg(cmd, "--shrink");
     pk_cmd_add_args(cmd, "-f", fname, target, NULL);
+    pk_cmd_add_argf(cmd, "%llu", (unsigned long long)((new_capacity + 511) / 512 * 512));
+    return cmd;
+}
+
+pk_cmd *pk_qemu_img_resize_encrypted_cmd(const char *vol_name, int img_format, const char *target,
+                                         const char *secret_file, uint64_t new_capacity,
+                                         bool shrink, pk_err **err)
+{
+    if (img_format != PK_IMG_RAW && img_format != PK_IMG_QCOW2) {
+        pk_fail(err, "cannot resize volume '%s': encryption is only supported with the raw and qcow2 formats",
+                vol_name);
+        return NULL;
+    }
+    _cleanup_free_ char *alias = pk_asprintf("%s_encrypt0", vol_name);
+    _cleanup_free_ char *sfile = escape_commas(secret_file);
+    _cleanup_free_ char *tfile = escape_commas(target);
+    pk_cmd *cmd = pk_cmd_new("qemu-img");
+    pk_cmd_add_arg(cmd, "resize");
+    if (shrink) pk_cmd_add_arg(cmd, "--shrink");
+    pk_cmd_add_arg(cmd, "--object");
+    pk_cmd_add_argf(cmd, "secret,id=%s,file=%s", alias, sfile);
+    pk_cmd_add_arg(cmd, "--image-opts");
+    if (img_format == PK_IMG_QCOW2)
+        pk_cmd_add_argf(cmd, "driver=qcow2,encrypt.key-secret=%s,file.filename=%s", alias, tfile);
+    else
+        pk_cmd_add_argf(cmd, "driver=luks,key-secret=%s,file.filename=%s", alias, tfile);
     pk_cmd_add_argf(cmd, "%llu", (unsigned long long)((new_capacity + 511) / 512 * 512));
     return cmd;
 }
@@ -232,6 +266,29 @@ int pk_qemu_img_parse_info(const char *json, pk_obs_vol *v, pk_err **err)
     }
     if (json_object_object_get_ex(root, "encrypted", &o) && json_object_get_boolean(o))
         v->encrypted = true;
+    json_object *fs, *type, *data;
+    if (json_object_object_get_ex(root, "format-specific", &fs) &&
+        json_object_object_get_ex(fs, "type", &type) && json_object_is_type(type, json_type_string) &&
+        json_object_object_get_ex(fs, "data", &data) && json_object_is_type(data, json_type_object)) {
+        const char *t = json_object_get_string(type);
+        if (strcmp(t, "luks") == 0) {
+            v->encrypted = true;
+            v->enc_format = PK_ENC_LUKS;
+        } else if (strcmp(t, "qcow2") == 0) {
+            if (json_object_object_get_ex(data, "compat", &o) && json_object_is_type(o, json_type_string))
+                snprintf(v->compat, sizeof(v->compat), "%s", json_object_get_string(o));
+            v->lazy_refcounts = json_object_object_get_ex(data, "lazy-refcounts", &o) &&
+                                json_object_get_boolean(o);
+            v->extended_l2 = json_object_object_get_ex(data, "extended-l2", &o) &&
+                             json_object_get_boolean(o);
+            json_object *enc;
+            if (json_object_object_get_ex(data, "encrypt", &enc) &&
+                json_object_object_get_ex(enc, "format", &o) && json_object_is_type(o, json_type_string))
+                v->enc_format = strcmp(json_object_get_string(o), "luks") == 0 ? PK_ENC_LUKS : PK_ENC_QCOW;
+            if (json_object_object_get_ex(root, "cluster-size", &o) && json_object_is_type(o, json_type_int))
+                v->cluster_size = (uint64_t)json_object_get_int64(o);
+        }
+    }
     ret = 0;
 out:
     json_object_put(root);

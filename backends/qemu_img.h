@@ -19,9 +19,18 @@ pk_cmd *pk_qemu_img_create_cmd(const pk_vol *vol, const char *target, const char
 /* `qemu-img resize [--shrink] -f FMT TARGET BYTES` (bytes rounded up to 512). */
 pk_cmd *pk_qemu_img_resize_cmd(int img_format, const char *target, uint64_t new_capacity,
                                bool shrink, pk_err **err);
+/* The same for an encrypted volume (luks, or qcow2 with luks inside), as
+ * libvirt: --object secret (file=`secret_file`) and --image-opts. */
+pk_cmd *pk_qemu_img_resize_encrypted_cmd(const char *vol_name, int img_format, const char *target,
+                                         const char *secret_file, uint64_t new_capacity,
+                                         bool shrink, pk_err **err);
+/* Whether `qemu-img create` makes images of this format (bochs, cloop and
+ * dmg are read-only to qemu; iso is made as raw). */
+bool pk_qemu_img_can_create(int img_format);
 /* `qemu-img info -U --output=json -f FMT TARGET`, FMT a qemu driver name
  * ("qcow2", "luks", ...). */
 pk_cmd *pk_qemu_img_info_cmd(const char *qemu_format, const char *target);
 
-/* Fill capacity, backing and encryption of v from `qemu-img info` JSON. */
+/* Fill capacity, backing, encryption and the qcow2 options (compat,
+ * cluster size, features) of v from `qemu-img info` JSON. */
 int pk_qemu_img_parse_info(const char *json, pk_obs_vol *v, pk_err **err);

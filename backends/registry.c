@@ -7,6 +7,17 @@
 #ifdef PK_HAVE_FDISK
 #include "disk.h"
 #endif
+#ifdef PK_HAVE_BLKID
+#include "logical.h"
+#include "zfs.h"
+#endif
+#ifdef PK_HAVE_DEVMAPPER
+#include "mpath.h"
+#endif
+#include "iscsi.h"
+#include "scsi.h"
+#include "sheepdog.h"
+#include "vstorage.h"
 #ifdef PK_HAVE_RBD
 #include "rbd.h"
 #endif
@@ -28,6 +39,17 @@ static const pk_backend *const backends[] = {
 #ifdef PK_HAVE_FDISK
     &pk_backend_disk,
 #endif
+#ifdef PK_HAVE_BLKID
+    &pk_backend_logical,
+    &pk_backend_zfs,
+#endif
+#ifdef PK_HAVE_DEVMAPPER
+    &pk_backend_mpath,
+#endif
+    &pk_backend_iscsi,
+    &pk_backend_scsi,
+    &pk_backend_vstorage,
+    &pk_backend_sheepdog,
 #ifdef PK_HAVE_RBD
     &pk_backend_rbd,
 #endif

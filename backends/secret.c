@@ -41,3 +41,43 @@ int pk_secret_open(const char *secrets_dir, const pk_secret_ref *ref, pk_err **e
     }
     return fd;
 }
+
+#define SECRET_MAX (64 * 1024)
+
+int pk_secret_read(const char *secrets_dir, const pk_secret_ref *ref, char **value, size_t *len,
+                   pk_err **err)
+{
+    *value = NULL;
+    *len = 0;
+    _cleanup_close_ int fd = pk_secret_open(secrets_dir, ref, err);
+    if (fd < 0) return -1;
+    char *buf = pk_malloc(SECRET_MAX + 1);
+    size_t n = 0;
+    for (;;) {
+        ssize_t r = read(fd, buf + n, SECRET_MAX + 1 - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            int e = errno;
+            pk_secret_free(buf, n);
+            return pk_fail_errno(err, e, "cannot read secret '%s'", ref->uuid ? ref->uuid : ref->usage);
+        }
+        if (r == 0) break;
+        n += (size_t)r;
+        if (n > SECRET_MAX) {
+            pk_secret_free(buf, n);
+            return pk_fail(err, "secret '%s' is larger than %d bytes", ref->uuid ? ref->uuid : ref->usage,
+                           SECRET_MAX);
+        }
+    }
+    buf[n] = '\0';
+    *value = buf;
+    *len = n;
+    return 0;
+}
+
+void pk_secret_free(char *value, size_t len)
+{
+    if (!value) return;
+    explicit_bzero(value, len);
+    free(value);
+}

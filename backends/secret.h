@@ -10,3 +10,10 @@
 /* Open the secret `ref` read-only; returns the fd (close-on-exec), or -1
  * with *err when it is missing, not a regular file, or readable by others. */
 int pk_secret_open(const char *secrets_dir, const pk_secret_ref *ref, pk_err **err);
+
+/* Read the secret `ref` whole (at most 64 KiB) into *value, NUL-terminated
+ * for convenience (*len excludes the NUL; the value itself may hold NULs).
+ * Same checks as pk_secret_open. Free it with pk_secret_free, which wipes it. */
+int pk_secret_read(const char *secrets_dir, const pk_secret_ref *ref, char **value, size_t *len,
+                   pk_err **err);
+void pk_secret_free(char *value, size_t len);

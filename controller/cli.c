@@ -11,11 +11,14 @@ static const pk_command *const commands[] = {
     &pk_command_plan,
     &pk_command_apply,
     &pk_command_run,
+    &pk_command_suspend,
+    &pk_command_resume,
     &pk_command_status,
     &pk_command_history,
     &pk_command_dumpxml,
     &pk_command_adopt,
     &pk_command_config,
+    &pk_command_complete,   /* hidden: "__" names are for scripts */
 };
 
 static const char common_help[] =
@@ -65,7 +68,8 @@ static void usage(FILE *f)
             "\n"
             "Commands:\n");
     for (size_t i = 0; i < PK_NELEM(commands); i++)
-        fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+        if (!pk_str_has_prefix(commands[i]->name, "__"))
+            fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
     fprintf(f, "  %-10s %s\n", "help", "help on a command: poolkeeper help COMMAND");
     fprintf(f, "\n%s\nSee 'poolkeeper help COMMAND' for a command's own options.\n", common_help);
 }

@@ -34,7 +34,9 @@ void pk_cli_print_help(FILE *f, const pk_command *cmd);
 
 /* The commands, each defined in its cmd_*.c. */
 extern const pk_command pk_command_validate, pk_command_format;   /* cmd_xml.c */
-extern const pk_command pk_command_plan, pk_command_apply, pk_command_run,
-    pk_command_dumpxml, pk_command_adopt;                           /* cmd_engine.c */
+extern const pk_command pk_command_plan, pk_command_apply, pk_command_dumpxml,
+    pk_command_adopt;                                               /* cmd_engine.c */
+extern const pk_command pk_command_run, pk_command_suspend, pk_command_resume,
+    pk_command_complete;                                            /* cmd_run.c */
 extern const pk_command pk_command_status, pk_command_history;     /* cmd_status.c */
 extern const pk_command pk_command_config;                         /* cmd_config.c */

@@ -1,5 +1,6 @@
-/* plan, apply, run, dumpxml, adopt: the commands that observe storage. */
+/* plan, apply, dumpxml, adopt: the commands that observe storage. */
 #include "engine.h"
+#include "progress.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -21,6 +22,8 @@ static void catch_stop_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* `run --trigger` signals whoever holds the lock: never die of it. */
+    signal(SIGUSR1, SIG_IGN);
 }
 
 static bool use_color(void)
@@ -94,6 +97,12 @@ static int read_plan_file(const char *path, char **commit, char **fingerprint, p
 
 /* ---- plan ---- */
 
+static void show_observing_bar(size_t index, size_t n, const char *pool, void *opaque)
+{
+    _cleanup_free_ char *what = pool ? pk_asprintf("pool '%s'", pool) : NULL;
+    pk_progress_update(opaque, index, n, what);
+}
+
 static int cmd_plan(const pk_cli_opts *opts, int argc, char **argv)
 {
     static const struct option lo[] = {
@@ -126,7 +135,12 @@ static int cmd_plan(const pk_cli_opts *opts, int argc, char **argv)
         return fail_report(errs);
     }
     e.settings.policy.allow_mass_delete = mass;
-    if (pk_engine_observe(&e, 0, &errs) < 0) {
+    pk_progress *bar = pk_progress_new("observing", opts->quiet);
+    e.observe_progress = show_observing_bar;
+    e.observe_opaque = bar;
+    int orc = pk_engine_observe(&e, 0, &errs);
+    pk_progress_free(bar);
+    if (orc < 0) {
         pk_engine_close(&e);
         return fail_report(errs);
     }
@@ -148,23 +162,40 @@ static int cmd_plan(const pk_cli_opts *opts, int argc, char **argv)
 /* ---- apply ---- */
 
 typedef struct {
-    bool quiet;
-    bool color;
-} progress_ctx;
+    const char *saved;          /* saved plan file, or NULL */
+    const char *saved_commit, *saved_fp;
+    bool yes, quiet, json, color;
+    bool cancelled;
+    pk_progress *observing;     /* progress of the observation, then of the apply */
+    pk_progress *applying;
+    size_t total, seen;
+} apply_ctx;
+
+static void show_observing(size_t index, size_t n, const char *pool, void *opaque)
+{
+    apply_ctx *c = opaque;
+    show_observing_bar(index, n, pool, c->observing);
+}
 
 static void show_progress(const pk_action *a, size_t index PK_UNUSED, size_t total PK_UNUSED,
                           const pk_err *error, void *opaque)
 {
-    progress_ctx *p = opaque;
-    if (p->quiet && !error) return;
+    apply_ctx *c = opaque;
+    c->seen++;
     const char *kind = pk_action_kind_to_string(a->kind);
-    if (error) {
-        _cleanup_free_ char *t = pk_err_str(error);
-        printf("  %sFAILED%s %-12s %s%s%s: %s\n", p->color ? "\033[31m" : "", p->color ? "\033[0m" : "", kind,
-               a->pool, a->vol ? "/" : "", a->vol ? a->vol : "", t);
-    } else {
-        printf("  done   %-12s %s%s%s\n", kind, a->pool, a->vol ? "/" : "", a->vol ? a->vol : "");
+    if (!c->quiet || error) {
+        if (isatty(STDOUT_FILENO)) pk_progress_clear(c->applying);
+        if (error) {
+            _cleanup_free_ char *t = pk_err_str(error);
+            printf("  %sFAILED%s %-12s %s%s%s: %s\n", c->color ? "\033[31m" : "", c->color ? "\033[0m" : "",
+                   kind, a->pool, a->vol ? "/" : "", a->vol ? a->vol : "", t);
+        } else if (!c->json) {
+            printf("  done   %-12s %s%s%s\n", kind, a->pool, a->vol ? "/" : "", a->vol ? a->vol : "");
+        }
+        fflush(stdout);
     }
+    _cleanup_free_ char *what = pk_asprintf("%s %s%s%s", kind, a->pool, a->vol ? "/" : "", a->vol ? a->vol : "");
+    pk_progress_update(c->applying, c->seen, c->total, what);
 }
 
 static bool confirm(size_t n)
@@ -175,6 +206,40 @@ static bool confirm(size_t n)
     if (!fgets(line, sizeof line, stdin)) return false;
     line[strcspn(line, "\r\n")] = '\0';
     return pk_streq(line, "yes");
+}
+
+/* The cycle's review step: check a saved plan, show the plan, confirm. */
+static int review_plan(pk_engine *e, const pk_plan *plan, void *opaque, pk_err **errs)
+{
+    apply_ctx *c = opaque;
+    pk_progress_free(TAKE_PTR(c->observing));
+    if (c->saved) {
+        _cleanup_free_ char *fp = pk_engine_fingerprint(plan, e->observed);
+        if (!pk_streq(c->saved_commit, plan->commit))
+            return pk_fail(errs, "the saved plan '%s' is stale: it was made for desired commit %.7s, the desired state is now at %.7s; run 'poolkeeper plan' again",
+                           c->saved, c->saved_commit, plan->commit ? plan->commit : "worktree");
+        if (!pk_streq(c->saved_fp, fp))
+            return pk_fail(errs, "the saved plan '%s' is stale: storage changed since it was made; run 'poolkeeper plan' again",
+                           c->saved);
+    }
+    if (!c->quiet) {
+        _cleanup_free_ char *text = c->json ? pk_plan_format_json(plan, e->settings.state)
+                                            : pk_plan_format_text(plan, e->settings.state, c->color);
+        fputs(text, stdout);
+    }
+    size_t changes = pk_plan_count_changes(plan);
+    if (changes > 0 && !c->yes && !c->saved && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
+        if (!confirm(changes)) {
+            printf("Apply cancelled; nothing was changed.\n");
+            c->cancelled = true;
+            return 0;
+        }
+    }
+    if (changes > 0 && !c->quiet && !c->json) printf("\n");
+    fflush(stdout);
+    c->total = changes;
+    c->applying = pk_progress_new("applying", c->quiet);
+    return 1;
 }
 
 /* Plan and apply in one locked session. `saved` = a saved plan file to check. */
@@ -199,80 +264,51 @@ static int apply_session(const pk_cli_opts *opts, const char *saved, bool yes, b
     }
     _cleanup_free_ char *run_text = pk_asprintf("%lld", (long long)run);
     pk_log_set_run(run_text);
-    int rc = 0;
-    pk_plan *plan = NULL;
-    if (pk_engine_observe(&e, run, &errs) < 0) {
-        rc = 1;
-        goto end;
+    apply_ctx c = {
+        .saved = saved, .saved_commit = saved_commit, .saved_fp = saved_fp,
+        .yes = yes, .quiet = quiet, .json = json, .color = use_color(),
+        .observing = pk_progress_new("observing", quiet),
+    };
+    e.observe_progress = show_observing;
+    e.observe_opaque = &c;
+    pk_cycle_hooks hooks = {
+        .review = review_plan,
+        .progress = show_progress,
+        .opaque = &c,
+        .stop = &stop_requested,
+    };
+    pk_cycle_report r;
+    int rc = pk_engine_cycle(&e, run, &hooks, &r, NULL, &errs) < 0 ? 1 : 0;
+    pk_progress_free(TAKE_PTR(c.observing));
+    pk_progress_free(TAKE_PTR(c.applying));
+    if (r.applied && !quiet && !json)
+        printf("\nApply %s: %zu done, %zu failed, %zu skipped, %zu blocked.\n",
+               stop_requested ? "interrupted" : "complete", r.stats.done, r.stats.failed, r.stats.skipped,
+               r.stats.blocked);
+    fflush(stdout);
+    if (rc) pk_engine_event_failed(&e, run, errs ? errs : r.notes);
+    /* Action failures were shown as they happened, planning errors in the
+     * plan; store errors were not. */
+    pk_err *shown = NULL;
+    for (pk_err *x = errs; x;) {
+        pk_err *next = x->next;
+        x->next = NULL;
+        if (!pk_str_has_prefix(x->msg, "vol.") && !pk_str_has_prefix(x->msg, "pool.") &&
+            !pk_str_has_prefix(x->msg, "adopt"))
+            pk_err_append(&shown, x);
+        else
+            pk_err_free(x);
+        x = next;
     }
-    plan = pk_engine_plan(&e);
-    if (saved) {
-        _cleanup_free_ char *fp = pk_engine_fingerprint(plan, e.observed);
-        if (!pk_streq(saved_commit, plan->commit)) {
-            pk_fail(&errs, "the saved plan '%s' is stale: it was made for desired commit %.7s, the desired state is now at %.7s; run 'poolkeeper plan' again",
-                    saved, saved_commit, plan->commit ? plan->commit : "worktree");
-            rc = 1;
-            goto end;
-        }
-        if (!pk_streq(saved_fp, fp)) {
-            pk_fail(&errs, "the saved plan '%s' is stale: storage changed since it was made; run 'poolkeeper plan' again",
-                    saved);
-            rc = 1;
-            goto end;
-        }
-    }
-    if (!quiet) {
-        _cleanup_free_ char *text = json ? pk_plan_format_json(plan, e.settings.state)
-                                         : pk_plan_format_text(plan, e.settings.state, use_color());
-        fputs(text, stdout);
-    }
-    size_t changes = pk_plan_count_changes(plan);
-    if (changes > 0 && !yes && !saved && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
-        if (!confirm(changes)) {
-            printf("Apply cancelled; nothing was changed.\n");
-            goto end;
-        }
-    }
-    if (changes > 0) {
-        if (!quiet && !json) printf("\n");
-        progress_ctx pc = { .quiet = quiet || json, .color = use_color() };
-        pk_apply_opts ao = {
-            .bctx = &e.bctx,
-            .store = e.store,
-            .run = run,
-            .stop = &stop_requested,
-            .progress = show_progress,
-            .opaque = &pc,
-        };
-        const char *bs = getenv("POOLKEEPER_BATCH");
-        if (bs) ao.batch_size = (size_t)atoi(bs);
-        pk_apply_stats st;
-        pk_err *aerrs = NULL;
-        if (pk_apply(plan, &ao, &st, &aerrs) < 0) rc = 1;
-        /* Action failures were shown as they happened; store errors were not. */
-        for (pk_err *x = aerrs; x; x = x->next)
-            if (!pk_str_has_prefix(x->msg, "vol.") && !pk_str_has_prefix(x->msg, "pool.") &&
-                !pk_str_has_prefix(x->msg, "adopt"))
-                pk_cli_report(x);
-        pk_err_free(aerrs);
-        if (!quiet && !json)
-            printf("\nApply %s: %zu done, %zu failed, %zu skipped, %zu blocked.\n",
-                   stop_requested ? "interrupted" : "complete", st.done, st.failed, st.skipped, st.blocked);
-        if (st.done) pk_store_event_append(e.store, "applied", run, NULL, NULL, "actions applied", NULL, NULL, NULL);
-        if (st.failed) pk_store_event_append(e.store, "failed", run, NULL, NULL, "actions failed", NULL, NULL, NULL);
-    }
-    if (pk_plan_count_blocked(plan))
-        pk_store_event_append(e.store, "blocked", run, NULL, NULL, "actions blocked by policy", NULL, NULL, NULL);
-    if (count_error_notes(plan)) rc = 1;
-end:;
+    errs = shown;
     pk_run_result result = stop_requested ? PK_RUN_INTERRUPTED : rc ? PK_RUN_FAILED : PK_RUN_OK;
-    _cleanup_free_ char *why = errs ? pk_err_str(errs) : NULL;
+    _cleanup_free_ char *why = errs ? pk_err_str(errs) : r.notes ? pk_err_str(r.notes) : NULL;
     pk_err *eerr = NULL;
     if (pk_store_run_end(e.store, run, result, why, &eerr) < 0) {
         pk_err_append(&errs, eerr);
         rc = 1;
     }
-    pk_plan_free(plan);
+    pk_cycle_report_clear(&r);
     pk_log_set_run(NULL);
     pk_engine_close(&e);
     if (errs) {
@@ -307,29 +343,6 @@ static int cmd_apply(const pk_cli_opts *opts, int argc, char **argv)
         return 1;
     }
     return apply_session(opts, optind < argc ? argv[optind] : NULL, yes, mass, opts->quiet, json);
-}
-
-static int cmd_run(const pk_cli_opts *opts, int argc, char **argv)
-{
-    static const struct option lo[] = {
-        { "once", no_argument, NULL, 'o' },
-        { "allow-mass-delete", no_argument, NULL, 'm' },
-        { NULL, 0, NULL, 0 },
-    };
-    bool once = false, mass = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-        switch (c) {
-        case 'o': once = true; break;
-        case 'm': mass = true; break;
-        default: return 1;
-        }
-    }
-    if (!once) {
-        fprintf(stderr, "poolkeeper: the service loop is not in this build yet; use 'run --once' (e.g. from the systemd timer in contrib/)\n");
-        return 1;
-    }
-    return apply_session(opts, NULL, true, mass, opts->quiet, false);
 }
 
 /* ---- dumpxml ---- */
@@ -492,16 +505,6 @@ const pk_command pk_command_apply = {
     "reported, not errors); 1 on any failure, an invalid desired state, a pool\n"
     "that could not be observed, or when another process holds the lock.\n",
     cmd_apply,
-};
-
-const pk_command pk_command_run = {
-    "run", "--once [--allow-mass-delete]",
-    "reconcile: one cycle of load, observe, plan, apply, record",
-    "With --once: one reconciliation cycle without questions (what 'apply --yes'\n"
-    "does), for cron or the systemd timer in contrib/.\n"
-    "\n"
-    "Exit status: 0 when every allowed action succeeded; 1 otherwise.\n",
-    cmd_run,
 };
 
 const pk_command pk_command_dumpxml = {

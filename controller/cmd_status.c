@@ -218,6 +218,9 @@ typedef struct {
     pk_drift *drift; size_t n_drift;
     pk_journal_entry *last; size_t n_last;
     pk_run last_run; bool has_run;
+    bool suspended;
+    int64_t suspended_since;
+    char *suspended_reason;
     obj *objs; size_t n_objs;
 } status_view;
 
@@ -230,6 +233,7 @@ static void view_clear(status_view *v)
     pk_drifts_free(v->drift, v->n_drift);
     pk_journal_entries_free(v->last, v->n_last);
     pk_run_clear(&v->last_run);
+    free(v->suspended_reason);
     free(v->objs);
 }
 
@@ -360,6 +364,8 @@ static int load_store(pk_store *st, status_view *v)
     if (r == 0) r = pk_store_owners_list(st, &v->owners, &v->n_owners, &err);
     if (r == 0) r = pk_store_drift_list(st, false, &v->drift, &v->n_drift, &err);
     if (r == 0) r = pk_store_journal_last_actions(st, &v->last, &v->n_last, &err);
+    if (r == 0)
+        r = pk_store_suspended(st, &v->suspended, &v->suspended_since, &v->suspended_reason, &err);
     if (r == 0) {
         int got = pk_store_run_get(st, 0, &v->last_run, &err);
         v->has_run = got == 1;
@@ -465,12 +471,20 @@ static char *drift_text(const obj *o)
     return pk_buf_steal(&b);
 }
 
-static char *last_text(const obj *o)
+/* An intent without a result: still being applied, or never finished. */
+static const char *entry_state(const status_view *v, const pk_journal_entry *e)
+{
+    if (e->state != PK_JOURNAL_INTENT) return pk_journal_state_to_string(e->state);
+    bool running = v->has_run && v->last_run.id == e->run && v->last_run.result == PK_RUN_RUNNING;
+    return running ? "in progress" : "unfinished";
+}
+
+static char *last_text(const status_view *v, const obj *o)
 {
     const pk_journal_entry *e = o->last;
     if (!e) return NULL;
     const char *kind = pk_action_kind_to_string(e->kind);
-    const char *state = pk_journal_state_to_string(e->state);
+    const char *state = entry_state(v, e);
     if (e->error)
         return pk_asprintf("%s %s (run %lld): %s", kind ? kind : "?", state, (long long)e->run, e->error);
     return pk_asprintf("%s %s (run %lld)", kind ? kind : "?", state, (long long)e->run);
@@ -524,6 +538,11 @@ static void status_text(const status_view *v)
     } else {
         printf("no runs yet\n");
     }
+    if (v->suspended) {
+        _cleanup_free_ char *since = iso(v->suspended_since);
+        printf("suspended since %s: %s (run observes only; 'poolkeeper resume' ends it)\n",
+               since ? since : "an unknown time", v->suspended_reason ? v->suspended_reason : "no reason given");
+    }
     if (v->locked) {
         _cleanup_free_ char *since = iso(v->lock_since);
         if (v->lock_pid > 0)
@@ -544,7 +563,7 @@ static void status_text(const status_view *v)
         _cleanup_free_ char *obs = observed_text(o);
         _cleanup_free_ char *own = owned_text(o);
         _cleanup_free_ char *drift = drift_text(o);
-        _cleanup_free_ char *last = last_text(o);
+        _cleanup_free_ char *last = last_text(v, o);
         table_row(&t, name, desired_text(v, o), obs, own, drift, last);
     }
     table_print(stdout, &t);
@@ -693,6 +712,14 @@ static void status_json(const status_view *v)
     jadd(des, "error", jstr(v->desired_error));
     jadd(root, "desired", des);
     jadd(root, "last_run", v->has_run ? run_json(&v->last_run) : NULL);
+    if (v->suspended) {
+        json_object *sj = json_object_new_object();
+        jadd(sj, "since", jtime(v->suspended_since));
+        jadd(sj, "reason", jstr(v->suspended_reason));
+        jadd(root, "suspended", sj);
+    } else {
+        jadd(root, "suspended", NULL);
+    }
 
     json_object *pools = json_object_new_array();
     json_object *vols = NULL;
@@ -785,7 +812,7 @@ static void history_run_text(const char *state, const pk_run *r, const pk_journa
         printf("desired:  not loaded\n");
     printf("started:  %s (pid %d)\n", start ? start : "-", r->pid);
     printf("ended:    %s\n", end ? end : r->result == PK_RUN_RUNNING ? "still running" : "never (interrupted)");
-    printf("actions:  %s\n", summary);
+    printf("journal:  %s\n", summary);
     if (r->error) printf("error:    %s\n", r->error);
     printf("\n");
     if (!n) {
@@ -802,7 +829,8 @@ static void history_run_text(const char *state, const pk_run *r, const pk_journa
             ? pk_asprintf("%s -> %s", e[i].before ? e[i].before : "-", e[i].after ? e[i].after : "-")
             : NULL;
         const char *kind = pk_action_kind_to_string(e[i].kind);
-        const char *res = e[i].state == PK_JOURNAL_INTENT ? "unfinished" : pk_journal_state_to_string(e[i].state);
+        const char *res = e[i].state != PK_JOURNAL_INTENT ? pk_journal_state_to_string(e[i].state)
+                          : r->result == PK_RUN_RUNNING ? "in progress" : "unfinished";
         table_row(&t, seq, kind ? kind : "?", name, change, res, e[i].reason, e[i].error);
     }
     table_print(stdout, &t);
@@ -944,10 +972,12 @@ const pk_command pk_command_status = {
         "               the one poolkeeper took (another inode, image or UUID)\n"
         "  DRIFT        what was changed outside poolkeeper and is not corrected yet\n"
         "  LAST ACTION  the last journalled action on it: kind, result (done, failed,\n"
-        "               skipped, intent = interrupted before its result), run, error\n"
+        "               skipped; in progress; unfinished = its run stopped before the\n"
+        "               result was recorded), run number, error\n"
         "\n"
-        "A header names the desired commit, the state database, the last run and,\n"
-        "while a writer (apply, run) holds it, who holds the lock.\n"
+        "A header names the desired commit, the state database, the last run, whether\n"
+        "reconciliation is suspended ('poolkeeper suspend') and, while a writer (apply,\n"
+        "run) holds it, who holds the lock.\n"
         "\n"
         "status only reads. It does not observe storage (run 'poolkeeper plan' for a\n"
         "fresh observation), never creates, upgrades or locks the state database, and\n"
@@ -959,7 +989,8 @@ const pk_command pk_command_status = {
         "Options:\n"
         "  --json              print a JSON object instead (\"format_version\": 1): state\n"
         "                      {path, exists, schema_version, locked_by}, desired {loaded,\n"
-        "                      commit, ref, worktree, error}, last_run, and pools[] each\n"
+        "                      commit, ref, worktree, error}, last_run, suspended {since,\n"
+        "                      reason} or null, and pools[] each\n"
         "                      with name, desired, desired_at, observed {status, ...},\n"
         "                      owned {how, since, run, identity, replaced} or null,\n"
         "                      drift[], last_action and volumes[] (the same fields)\n"
@@ -994,7 +1025,8 @@ const pk_command pk_command_history = {
         "interrupted (its process died; the next writer found it). Results of an\n"
         "action: done, failed, skipped (blocked by policy, or its dependency failed),\n"
         "unfinished (its intent was journalled but no result: the process stopped\n"
-        "while applying it; the next run re-observes and converges).\n"
+        "while applying it; the next run re-observes and converges), in progress\n"
+        "(the same, while its run is still running).\n"
         "\n"
         "history only reads the state database; it never creates, upgrades or locks it.\n"
         "\n"

@@ -39,16 +39,17 @@ static int parse_args(const char *cmd, int argc, char **argv, bool allow_in_plac
         case OPT_POOL:
             o->pool = optarg;
             break;
-        case 'i':
-        case OPT_IN_PLACE:
-            if (!allow_in_place) goto unknown;
-            o->in_place = true;
-            break;
         case ':':
             fprintf(stderr, "poolkeeper %s: option '%s' needs a value\n", cmd, argv[optind - 1]);
             return -1;
+        case 'i':
+        case OPT_IN_PLACE:
+            if (allow_in_place) {
+                o->in_place = true;
+                break;
+            }
+            __attribute__((fallthrough));
         default:
-        unknown:
             fprintf(stderr, "poolkeeper %s: unknown option '%s'; see 'poolkeeper help %s'\n", cmd,
                     argv[optind - 1], cmd);
             return -1;
@@ -149,28 +150,25 @@ static void report(xml_ctx *c, pk_err *errs)
 }
 
 /* Parse a pool file whose bytes are in data (or read it when data is NULL).
- * Returns the entry, whose pool is NULL if it was invalid (already reported). */
-static const pool_entry *load_pool(xml_ctx *c, const char *path, const char *data, size_t len)
+ * Returns the pool, or NULL if the file is invalid (reported the first time). */
+static const pk_pool *load_pool(xml_ctx *c, const char *path, const char *data, size_t len)
 {
     char real[PATH_MAX];
     const char *key = realpath(path, real) ? real : path;
     for (size_t i = 0; i < c->n; i++)
-        if (pk_streq(c->v[i].key, key)) return &c->v[i];
-    pool_entry *e = PK_APPEND(c->v, c->n);
-    e->key = pk_strdup(key);
+        if (pk_streq(c->v[i].key, key)) return c->v[i].pool;
     _cleanup_free_ char *buf = NULL;
     pk_err *errs = NULL;
-    if (!data) {
-        if (pk_xml_slurp(path, &buf, &len, &errs) < 0) {
-            report(c, errs);
-            return e;
-        }
-        data = buf;
+    pk_pool *pool = NULL;
+    if (data || pk_xml_slurp(path, &buf, &len, &errs) == 0) {
+        pool = pk_pool_parse(data ? data : buf, len, path, &errs);
+        c->n_files++;
     }
-    e->pool = pk_pool_parse(data, len, path, &errs);
-    c->n_files++;
     report(c, errs);
-    return e;
+    pool_entry *e = PK_APPEND(c->v, c->n);
+    e->key = pk_strdup(key);
+    e->pool = pool;
+    return pool;
 }
 
 /* A volume's pool: --pool, or for pools/<pool>/<vol>.xml the file
@@ -210,16 +208,16 @@ static pk_vol *load_vol(xml_ctx *c, const xml_opts *o, const char *path, int lin
                              "cannot check a volume without its pool: give --pool POOL.xml, or keep it as pools/POOL/VOLUME.xml next to pools/POOL.xml"));
         return NULL;
     }
-    const pool_entry *pe = load_pool(c, pool_path, NULL, 0);
-    if (!pe->pool) {
+    const pk_pool *pool = load_pool(c, pool_path, NULL, 0);
+    if (!pool) {
         report(c, pk_err_new(path, line, 0, "cannot check this volume: its pool file '%s' is invalid", pool_path));
         return NULL;
     }
     pk_err *errs = NULL;
-    pk_vol *v = pk_vol_parse(pe->pool, data, len, path, VOL_PARSE_FLAGS, &errs);
+    pk_vol *v = pk_vol_parse(pool, data, len, path, VOL_PARSE_FLAGS, &errs);
     c->n_files++;
     report(c, errs);
-    if (v && pool_out) *pool_out = pe->pool;
+    if (v && pool_out) *pool_out = pool;
     return v;
 }
 
@@ -360,8 +358,7 @@ static int run_validate(const pk_cli_opts *opts, int argc, char **argv)
 
     xml_ctx c = { 0 };
     if (o.pool) {
-        const pool_entry *pe = load_pool(&c, o.pool, NULL, 0);
-        if (!pe->pool) {
+        if (!load_pool(&c, o.pool, NULL, 0)) {
             ctx_clear(&c);
             return 1;
         }
@@ -447,8 +444,8 @@ static int run_format(const pk_cli_opts *opts, int argc, char **argv)
     if (pk_xml_slurp(path, &data, &len, &errs) < 0 || doc_kind_of(data, len, path, &kind, &line, &errs) < 0) {
         report(&c, errs);
     } else if (kind == DOC_POOL) {
-        const pool_entry *pe = load_pool(&c, path, data, len);
-        if (pe->pool) out = pk_pool_format(pe->pool);
+        const pk_pool *pool = load_pool(&c, path, data, len);
+        if (pool) out = pk_pool_format(pool);
     } else {
         const pk_pool *pool = NULL;
         pk_vol *v = load_vol(&c, &o, path, line, data, len, &pool);
@@ -482,7 +479,7 @@ static int run_format(const pk_cli_opts *opts, int argc, char **argv)
 const pk_command pk_command_validate = {
     .name = "validate",
     .args = "[--pool POOL.xml] [PATH...]",
-    .summary = "check libvirt storage pool and volume XML files, directories or a desired-state repository",
+    .summary = "check pool and volume XML files, directories or a desired-state repository",
     .help =
         "Parses every document the way libvirt does and applies libvirt's validation\n"
         "rules, reporting every problem found (not only the first), one line each:\n"
@@ -493,9 +490,9 @@ const pk_command pk_command_validate = {
         "\n"
         "What PATH can be:\n"
         "  a file         its root element decides: <pool> or <volume>\n"
-        "  a directory    every *.xml below it, recursively, in sorted order; files\n"
-        "                 without the .xml suffix, hidden directories (.git) and\n"
-        "                 symbolic links are skipped\n"
+        "  a directory    every *.xml below it, recursively, in sorted order, file by\n"
+        "                 file; files without the .xml suffix, hidden directories\n"
+        "                 (.git) and symbolic links are skipped\n"
         "  a repository   a single PATH that is a desired-state repository root (it has\n"
         "                 pools/ or is a git repository) is loaded as 'plan' would load\n"
         "                 it, with every cross-file check (file names, duplicate pools,\n"
@@ -511,9 +508,10 @@ const pk_command pk_command_validate = {
         "  --pool POOL.xml     the pool every volume given is checked against\n"
         "\n"
         "Repository mode is also chosen by --desired DIR, --ref REV or --worktree, and\n"
-        "with no PATH at all (the repository of the configuration file). It reads the\n"
-        "files of a commit (HEAD, or --ref REV) unless --worktree says to read the files\n"
-        "on disk, and prints, unless -q:\n"
+        "with no PATH at all (then desired.path or desired.remote of the configuration,\n"
+        "or the current directory). Branch and subdir come from the configuration, as\n"
+        "for 'plan'. It reads the files of a commit (the branch head, or --ref REV)\n"
+        "unless --worktree says to read the files on disk, and prints, unless -q:\n"
         "\n"
         "  desired state @COMMIT: N pools, M volumes: valid\n"
         "\n"

@@ -140,11 +140,69 @@ static pk_err *check_no_dtd(const char *data, size_t len, const char *file)
     return NULL;
 }
 
+/* Position just past the first `end` at or after i (len if none), counting
+ * the new lines crossed into *line. */
+static size_t skip_past(const char *data, size_t len, size_t i, const char *end, int *line)
+{
+    size_t el = strlen(end);
+    for (; i < len; i++) {
+        if (data[i] == '\n') (*line)++;
+        if (data[i] == end[0] && len - i >= el && memcmp(data + i, end, el) == 0) return i + el;
+    }
+    return len;
+}
+
+/* Count the attributes of every start tag before libxml2 sees them. A light
+ * scan: comments, CDATA sections and processing instructions are skipped, and
+ * an '=' counts when it is outside quotes inside a tag. */
+static pk_err *check_attribute_count(const char *data, size_t len, const char *file)
+{
+    int line = 1;
+    size_t i = 0;
+    while (i < len) {
+        if (data[i] != '<') {
+            line += data[i++] == '\n';
+            continue;
+        }
+        if (len - i >= 4 && memcmp(data + i, "<!--", 4) == 0) {
+            i = skip_past(data, len, i + 4, "-->", &line);
+        } else if (len - i >= 9 && memcmp(data + i, "<![CDATA[", 9) == 0) {
+            i = skip_past(data, len, i + 9, "]]>", &line);
+        } else if (len - i >= 2 && data[i + 1] == '?') {
+            i = skip_past(data, len, i + 2, "?>", &line);
+        } else {
+            int tag_line = line;
+            size_t n = 0;
+            char quote = 0;
+            for (i++; i < len; i++) {
+                char c = data[i];
+                line += c == '\n';
+                if (quote) {
+                    if (c == quote) quote = 0;
+                } else if (c == '"' || c == '\'') {
+                    quote = c;
+                } else if (c == '=') {
+                    n++;
+                } else if (c == '>') {
+                    i++;
+                    break;
+                }
+            }
+            if (n > PK_XML_MAX_ATTRS)
+                return err_at(file, tag_line, 0, "element has %zu attributes, more than the limit of %d", n,
+                              PK_XML_MAX_ATTRS);
+        }
+    }
+    return NULL;
+}
+
 /* Parse state reachable from libxml2 callbacks through ctxt->_private. */
 typedef struct {
     int error_line;           /* first libxml2 error */
     char *error_msg;
     int deep_line;            /* where nesting passed the limit, 0 = never */
+    size_t n_elements;
+    int many_line;            /* where the element count passed the limit */
 } read_state;
 
 /* libxml2 keeps reporting follow-up errors after the first one; the first is
@@ -163,8 +221,8 @@ static void on_error(void *user, xmlErrorPtr xe)
     st->error_line = xe->line;
 }
 
-/* Enforce the depth limit while parsing, so a document of a million nested
- * elements is stopped at the limit instead of being built first. */
+/* Enforce the depth and element limits while parsing, so a document of a
+ * million nested elements is stopped at the limit instead of being built. */
 static void on_start_element(void *user, const xmlChar *localname, const xmlChar *prefix,
                              const xmlChar *uri, int nb_namespaces, const xmlChar **namespaces,
                              int nb_attributes, int nb_defaulted, const xmlChar **attributes)
@@ -173,8 +231,13 @@ static void on_start_element(void *user, const xmlChar *localname, const xmlChar
     read_state *st = ctxt->_private;
     xmlSAX2StartElementNs(ctxt, localname, prefix, uri, nb_namespaces, namespaces,
                           nb_attributes, nb_defaulted, attributes);
-    if (ctxt->nodeNr > PK_XML_MAX_DEPTH && !st->deep_line) {
-        st->deep_line = ctxt->input ? ctxt->input->line : 0;
+    if (st->deep_line || st->many_line) return;
+    int line = ctxt->input ? ctxt->input->line : 0;
+    if (ctxt->nodeNr > PK_XML_MAX_DEPTH) {
+        st->deep_line = line;
+        xmlStopParser(ctxt);
+    } else if (++st->n_elements > PK_XML_MAX_ELEMENTS) {
+        st->many_line = line;
         xmlStopParser(ctxt);
     }
 }
@@ -204,6 +267,7 @@ xmlDoc *pk_xml_read(const char *data, size_t len, const char *file, pk_err **err
     if (!e) e = check_text(u, len, file);
     if (!e) e = check_declared_encoding(data, len, file);
     if (!e) e = check_no_dtd(data, len, file);
+    if (!e) e = check_attribute_count(data, len, file);
     if (e) {
         pk_err_append(errs, e);
         return NULL;
@@ -229,6 +293,8 @@ xmlDoc *pk_xml_read(const char *data, size_t len, const char *file, pk_err **err
 
     if (st.deep_line)
         e = err_at(file, st.deep_line, 0, "elements nested deeper than %d levels", PK_XML_MAX_DEPTH);
+    else if (st.many_line)
+        e = err_at(file, st.many_line, 0, "document has more than %d elements", PK_XML_MAX_ELEMENTS);
     else if (st.error_msg)
         /* Namespace errors leave a document behind; still refuse it. */
         e = err_at(file, st.error_line, 0, "malformed XML: %s", st.error_msg);

@@ -1,9 +1,19 @@
 /* Safe XML loading for untrusted documents, and small DOM helpers.
- * No network, no DTD, no external entities, no entity expansion; size, depth,
- * encoding and NUL checks happen before a model is built. */
+ * No network, no DTD, no external entities, no entity expansion, no XInclude;
+ * UTF-8 only (no NUL bytes or control characters); size, depth, element and
+ * attribute limits (PK_XML_MAX_* here and in model.h). Every refusal names the
+ * file and the line. */
 #pragma once
 #include "../controller/base/pk.h"
 #include <libxml/tree.h>
+
+/* At most this many attributes on one element: libxml2 compares each new
+ * attribute with all earlier ones, so 100000 of them take minutes. libvirt's
+ * elements have a handful. */
+#define PK_XML_MAX_ATTRS 256
+/* At most this many elements in one document. A libvirt pool or volume has
+ * a few dozen; the limit keeps every per-element cost of the model small. */
+#define PK_XML_MAX_ELEMENTS 10000
 
 /* Parse `data` (len bytes) into a document. Errors name `file` and the line.
  * Returns NULL and appends an error to *errs on any problem. */

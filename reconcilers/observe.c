@@ -47,6 +47,13 @@ char *pk_dumpxml_vol(const pk_pool *def, const pk_obs_vol *obs)
     v.target.mtime = obs->mtime;
     v.target.ctime = obs->ctime;
     v.target.btime = obs->btime;
+    /* What the image header says, as libvirt's probe reports it. */
+    v.target.compat = obs->compat[0] ? (char *)obs->compat : NULL;
+    v.target.cluster_size = obs->cluster_size;
+    v.target.lazy_refcounts = obs->lazy_refcounts;
+    v.target.extended_l2 = obs->extended_l2;
+    pk_encryption enc = { .format = (pk_enc_format)obs->enc_format };
+    if (obs->encrypted) v.target.encryption = &enc;
     pk_backing_store bs = { 0 };
     if (obs->backing_path) {
         bs.path = obs->backing_path;

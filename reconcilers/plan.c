@@ -291,6 +291,11 @@ static void plan_create(planner *pl, size_t rank, const pk_pool *pool, const pk_
     int id = add_action(pl, PK_ACT_VOL_CREATE, pool->name, v->name, pool->type, rank, GROUP_CREATE);
     pk_action *a = act(pl, id);
     a->after = vol_desc(pool->type, v->target.format, v->capacity);
+    if (v->backing && v->backing->path) {
+        char *with = pk_asprintf("%s on '%s'", a->after, v->backing->path);
+        free(a->after);
+        a->after = with;
+    }
     a->after_bytes = v->capacity;
     a->reason = pk_desired_cite(pl->in->desired, v->file, v->line);
     a->depends_on = ready;
@@ -311,6 +316,16 @@ static void perms_text(pk_buf *b, const pk_perms *p, bool mode, bool uid, bool g
 
 /* Owner, group, mode and label given in the desired XML and different on
  * storage. Fields the XML leaves out are not managed. */
+/* Did owner, group or mode change since poolkeeper last set them? */
+static bool perms_drifted(planner *pl, const pk_pool *pool, const pk_obs_vol *ov)
+{
+    const pk_owned *rec = pk_ownership_find(pl->in->owned, pool->name, ov->name);
+    if (!rec || !rec->has_applied) return false;
+    return (rec->applied_mode >= 0 && (rec->applied_mode & 07777) != (ov->perms.mode & 07777)) ||
+           (rec->applied_uid >= 0 && rec->applied_uid != ov->perms.uid) ||
+           (rec->applied_gid >= 0 && rec->applied_gid != ov->perms.gid);
+}
+
 static void plan_perms(planner *pl, size_t rank, const pk_pool *pool, const pk_vol *v,
                        const pk_obs_vol *ov, unsigned caps, int dep, bool drift)
 {
@@ -369,9 +384,10 @@ static void plan_resize(planner *pl, size_t rank, const pk_pool *pool, const pk_
     a->after_bytes = v->capacity;
     a->reason = pk_desired_cite(pl->in->desired, v->file,
                                 v->pos_capacity.line > 0 ? v->pos_capacity.line : v->line);
-    /* Without the values recorded at our last change, any difference on an
-     * owned volume counts as drift to correct. */
-    a->drift = true;
+    /* Drift only when the volume no longer has the size poolkeeper gave
+     * it; a changed desired size is the operator's wish. */
+    const pk_owned *rec = pk_ownership_find(pl->in->owned, pool->name, v->name);
+    a->drift = rec && rec->has_applied && rec->applied_capacity != ov->capacity;
     a->dpool = pool;
     a->dvol = v;
     a->ovol = ov;
@@ -385,11 +401,95 @@ static void plan_resize(planner *pl, size_t rank, const pk_pool *pool, const pk_
     check_drift(pl, id);
 }
 
+/* ---- file images ---- */
+
+/* Image formats that are the same thing on disk: an iso is raw bytes, and
+ * qemu's vpc is libvirt's vhd. */
+static int img_class(int fmt)
+{
+    if (fmt == PK_IMG_ISO) return PK_IMG_RAW;
+    if (fmt == PK_IMG_VHD) return PK_IMG_VPC;
+    return fmt;
+}
+
+static bool same_format(unsigned caps, int a, int b)
+{
+    if (caps & PK_CAP_IMAGE_FORMATS) return img_class(a) == img_class(b);
+    return a == b;
+}
+
+/* qemu-img makes an image's virtual size a whole number of sectors (it is
+ * given KiB at create, as libvirt does, and bytes rounded up to 512 at
+ * resize): either is the size asked. Raw files have exactly their size. */
+static bool capacity_matches(unsigned caps, const pk_vol *v, const pk_obs_vol *ov)
+{
+    if (v->capacity == ov->capacity) return true;
+    if (!(caps & PK_CAP_IMAGE_FORMATS)) return false;
+    if (ov->format == PK_IMG_DIR) return true;   /* a directory has no size to set */
+    if (img_class(ov->format) == PK_IMG_RAW && !ov->encrypted)
+        return false;
+    uint64_t c = v->capacity;
+    return ov->capacity == (c + 511) / 512 * 512 || ov->capacity == (c + 1023) / 1024 * 1024;
+}
+
+/* What the volume's image header says and the XML asks otherwise, that
+ * poolkeeper does not change in place: each is said in a note. */
+static void plan_image_options(planner *pl, const pk_pool *pool, const pk_vol *v,
+                               const pk_obs_vol *ov)
+{
+    const char *name = v->name, *pn = pool->name;
+    bool qcow2 = ov->format == PK_IMG_QCOW2;
+    if (qcow2 && v->target.compat && ov->compat[0] && strcmp(v->target.compat, ov->compat) != 0)
+        add_note(pl, pn, name, false,
+                 "volume '%s/%s': compat is %s, desired %s; changing it is not supported "
+                 "(would need a new volume)", pn, name, ov->compat, v->target.compat);
+    if (qcow2 && v->target.has_cluster_size && ov->cluster_size &&
+        v->target.cluster_size != ov->cluster_size)
+        add_note(pl, pn, name, false,
+                 "volume '%s/%s': cluster size is %llu bytes, desired %llu; changing it is not "
+                 "supported (would need a new volume)", pn, name,
+                 (unsigned long long)ov->cluster_size, (unsigned long long)v->target.cluster_size);
+    if (qcow2 && v->target.has_features &&
+        (v->target.lazy_refcounts != ov->lazy_refcounts || v->target.extended_l2 != ov->extended_l2))
+        add_note(pl, pn, name, false,
+                 "volume '%s/%s': features are lazy_refcounts=%s extended_l2=%s, desired "
+                 "lazy_refcounts=%s extended_l2=%s; changing them is not supported",
+                 pn, name, ov->lazy_refcounts ? "on" : "off", ov->extended_l2 ? "on" : "off",
+                 v->target.lazy_refcounts ? "on" : "off", v->target.extended_l2 ? "on" : "off");
+    const char *want_backing = v->backing ? v->backing->path : NULL;
+    if (want_backing && !pk_streq(want_backing, ov->backing_path))
+        add_note(pl, pn, name, false,
+                 "volume '%s/%s': backing store is '%s', desired '%s'; it is not changed "
+                 "(would need qemu-img rebase)", pn, name,
+                 ov->backing_path ? ov->backing_path : "none", want_backing);
+    else if (want_backing && v->backing->format >= 0 && ov->backing_format >= 0 &&
+             !same_format(PK_CAP_IMAGE_FORMATS, v->backing->format, ov->backing_format)) {
+        const char *f1 = pk_img_format_to_string(ov->backing_format);
+        const char *f2 = pk_img_format_to_string(v->backing->format);
+        add_note(pl, pn, name, false,
+                 "volume '%s/%s': backing store format is %s, desired %s; it is not changed",
+                 pn, name, f1 ? f1 : "unknown", f2 ? f2 : "unknown");
+    }
+    if (v->target.encryption && !ov->encrypted)
+        add_note(pl, pn, name, false,
+                 "volume '%s/%s' is not encrypted, desired %s encryption; it is not changed "
+                 "(would need a new volume)", pn, name,
+                 pk_enc_format_to_string(v->target.encryption->format));
+    else if (!v->target.encryption && ov->encrypted)
+        add_note(pl, pn, name, false,
+                 "volume '%s/%s' is encrypted, and its XML has no <encryption>; it is not changed",
+                 pn, name);
+    if (v->target.perms.label && !ov->perms.label)
+        add_note(pl, pn, name, false,
+                 "volume '%s/%s': label '%s' is not applicable: the file has no SELinux label "
+                 "(SELinux is not active)", pn, name, v->target.perms.label);
+}
+
 /* A desired volume that exists and is ours. */
 static void plan_change(planner *pl, size_t rank, const pk_pool *pool, const pk_vol *v,
                         const pk_obs_vol *ov, unsigned caps)
 {
-    if (v->target.format >= 0 && ov->format >= 0 && v->target.format != ov->format) {
+    if (v->target.format >= 0 && ov->format >= 0 && !same_format(caps, v->target.format, ov->format)) {
         const char *from = pk_vol_format_to_string(pool->type, ov->format);
         const char *to = pk_vol_format_to_string(pool->type, v->target.format);
         add_note(pl, pool->name, v->name, false,
@@ -397,23 +497,24 @@ static void plan_change(planner *pl, size_t rank, const pk_pool *pool, const pk_
                  "(would need a new volume)",
                  pool->name, v->name, from ? from : "unknown", to ? to : "unknown");
     }
-    if (v->has_capacity && v->capacity != ov->capacity)
+    if (v->has_capacity && !capacity_matches(caps, v, ov))
         plan_resize(pl, rank, pool, v, ov, caps);
-    plan_perms(pl, rank, pool, v, ov, caps, -1, true);
+    plan_perms(pl, rank, pool, v, ov, caps, -1, perms_drifted(pl, pool, ov));
+    if (caps & PK_CAP_IMAGE_FORMATS) plan_image_options(pl, pool, v, ov);
 }
 
-static bool vol_matches(const pk_vol *v, const pk_obs_vol *ov)
+static bool vol_matches(const pk_vol *v, const pk_obs_vol *ov, unsigned caps)
 {
     return v->type == ov->type &&
-           (v->target.format < 0 || v->target.format == ov->format) &&
-           (!v->has_capacity || v->capacity == ov->capacity);
+           (v->target.format < 0 || same_format(caps, v->target.format, ov->format)) &&
+           (!v->has_capacity || capacity_matches(caps, v, ov));
 }
 
 /* A desired volume that exists but is not ours: adopt it or say so. */
 static void plan_foreign(planner *pl, size_t rank, const pk_pool *pool, const pk_vol *v,
                          const pk_obs_vol *ov, unsigned caps)
 {
-    if (pl->policy.adopt == PK_ADOPT_MATCHING && vol_matches(v, ov)) {
+    if (pl->policy.adopt == PK_ADOPT_MATCHING && vol_matches(v, ov, caps)) {
         int id = add_action(pl, PK_ACT_ADOPT, pool->name, v->name, pool->type, rank, GROUP_ADOPT);
         pk_action *a = act(pl, id);
         a->after = vol_desc(pool->type, ov->format, ov->capacity);
@@ -716,6 +817,34 @@ static void plan_removed_pool(planner *pl, size_t rank, const char *name, const 
 
 /* ---- backing chains ---- */
 
+/* Whether `path` is a volume poolkeeper sees in a desired pool: a desired
+ * volume, or a file found in a desired pool's directory (a golden image put
+ * there by hand is used read-only, never changed). A file anywhere else is
+ * refused as a backing store: declaring a pool for its directory is how an
+ * operator allows it. */
+static bool backing_is_pool_vol(const planner *pl, const char *path)
+{
+    const pk_desired *d = pl->in->desired;
+    for (size_t i = 0; i < d->n_pools; i++) {
+        const pk_desired_pool *dp = &d->pools[i];
+        for (size_t k = 0; k < dp->n_vols; k++) {
+            _cleanup_free_ char *vp = desired_vol_path(dp->pool, dp->vols[k]);
+            if (pk_streq(vp, path)) return true;
+        }
+        const pk_obs_pool *op = pl->in->observed ? pk_observed_find_pool(pl->in->observed, dp->pool->name)
+                                                 : NULL;
+        bool snaps = caps_of((planner *)pl, dp->pool->type) & PK_CAP_SNAP_BACKING;
+        for (size_t k = 0; op && k < op->n_vols; k++) {
+            const pk_obs_vol *ov = &op->vols[k];
+            if (ov->error || !ov->path) continue;
+            if (pk_streq(ov->path, path)) return true;
+            size_t n = strlen(ov->path);
+            if (snaps && strncmp(ov->path, path, n) == 0 && path[n] == '@' && path[n + 1]) return true;
+        }
+    }
+    return false;
+}
+
 /* A new overlay needs its new base first; an old base goes after every
  * overlay on it, and never while an overlay we keep still uses it. */
 static void plan_backing(planner *pl)
@@ -731,15 +860,19 @@ static void plan_backing(planner *pl)
         pk_action *a = &p->actions[i];
         if (a->kind != PK_ACT_VOL_CREATE || !a->dvol->backing || !a->dvol->backing->path)
             continue;
-        for (size_t j = 0; j < n; j++) {
+        bool found = false;
+        for (size_t j = 0; j < n && !found; j++) {
             if (j == i || !paths[j] || strcmp(paths[j], a->dvol->backing->path) != 0)
                 continue;
             add_edge(pl, (int)j, (int)i);
             /* The base (which itself waits for the pool) is the closer need. */
             if (a->depends_on < 0 || pk_streq(p->actions[j].pool, a->pool))
                 a->depends_on = (int)j;
-            break;
+            found = true;
         }
+        if (!found && !backing_is_pool_vol(pl, a->dvol->backing->path))
+            block(a, "backing store '%s' is not a volume of any desired pool "
+                  "(declare a pool for its directory to allow it)", a->dvol->backing->path);
     }
 
     const pk_observed *obs = pl->in->observed;

@@ -28,6 +28,12 @@ typedef struct {
     char *vol;
     char *identity;             /* as pk_obs_*::identity at the time of taking it */
     char *key;
+    /* What the volume looked like after poolkeeper's last change to it:
+     * an observed value that differs from these changed outside
+     * poolkeeper (drift); a desired value that differs is a wanted change. */
+    bool has_applied;
+    uint64_t applied_capacity;
+    int64_t applied_mode, applied_uid, applied_gid;   /* -1 unknown */
 } pk_owned;
 
 typedef struct pk_ownership {

@@ -106,8 +106,8 @@ int pk_store_run_set_desired(pk_store *s, int64_t run, const char *commit, const
 int pk_store_run_end(pk_store *s, int64_t run, pk_run_result result, const char *error,
                      pk_err **err)
 {
-    if (result != PK_RUN_OK && result != PK_RUN_FAILED)
-        return pk_fail(err, "a run ends 'ok' or 'failed', not '%s'", pk_run_result_to_string(result) ? pk_run_result_to_string(result) : "?");
+    if (result != PK_RUN_OK && result != PK_RUN_FAILED && result != PK_RUN_INTERRUPTED)
+        return pk_fail(err, "a run ends 'ok', 'failed' or 'interrupted', not '%s'", pk_run_result_to_string(result) ? pk_run_result_to_string(result) : "?");
     sqlite3_stmt *st = pk_store_stmt(s, SQL_RUN_END, err);
     if (st) {
         pk_store_bind_i64(st, 1, run);
@@ -310,6 +310,17 @@ static int apply_effects(pk_store *s, int64_t run, const pk_journal_result *r, c
     if (r->pool_row && pk_store_put_pool_row(s, r->pool_row, err) < 0) return -1;
     if (r->vol_row && pk_store_put_vol_row(s, pool, r->vol_row, now, err) < 0) return -1;
     if (r->vol_gone && vol && pk_store_drop_vol_row(s, pool, vol, err) < 0) return -1;
+
+    /* The volume as poolkeeper left it: later differences are drift. */
+    if (vol && r->vol_row && r->own != PK_OWN_RELEASE && !r->vol_gone) {
+        if (r->own == PK_OWN_TAKE_CREATED || r->own == PK_OWN_TAKE_ADOPTED) {
+            pk_own_how how = r->own == PK_OWN_TAKE_CREATED ? PK_OWN_CREATED : PK_OWN_ADOPTED;
+            const char *identity = r->identity ? r->identity : r->vol_row->identity;
+            const char *key = r->key ? r->key : r->vol_row->key;
+            if (pk_store_own_take_row(s, pool, vol, identity, key, how, run, err) < 0) return -1;
+        }
+        return pk_store_own_applied_row(s, pool, vol, r->vol_row, err);
+    }
 
     switch (r->own) {
     case PK_OWN_KEEP:

@@ -16,6 +16,14 @@ static const char SQL_OWN_TAKE[] =
 
 static const char SQL_OWN_DROP[] = "DELETE FROM ownership WHERE pool = ?1 AND vol = ?2";
 
+static const char SQL_OWN_APPLIED[] =
+    "UPDATE ownership SET applied_capacity = ?3, applied_mode = ?4, applied_uid = ?5,"
+    " applied_gid = ?6 WHERE pool = ?1 AND vol = ?2";
+
+static const char SQL_OWN_APPLIED_SELECT[] =
+    "SELECT applied_capacity, applied_mode, applied_uid, applied_gid FROM ownership"
+    " ORDER BY pool, vol";
+
 static const char *vol_key(const char *vol)
 {
     return vol ? vol : "";
@@ -44,6 +52,20 @@ int pk_store_own_drop_row(pk_store *s, const char *pool, const char *vol, pk_err
     if (!st) return -1;
     pk_store_bind_text(st, 1, pool);
     pk_store_bind_text(st, 2, vol_key(vol));
+    return pk_store_step_done(s, st, err);
+}
+
+int pk_store_own_applied_row(pk_store *s, const char *pool, const char *vol, const pk_obs_vol *row,
+                             pk_err **err)
+{
+    sqlite3_stmt *st = pk_store_stmt(s, SQL_OWN_APPLIED, err);
+    if (!st) return -1;
+    pk_store_bind_text(st, 1, pool);
+    pk_store_bind_text(st, 2, vol_key(vol));
+    pk_store_bind_i64(st, 3, (int64_t)row->capacity);
+    pk_store_bind_opt_i64(st, 4, row->perms.mode, row->perms.mode >= 0);
+    pk_store_bind_opt_i64(st, 5, row->perms.uid, row->perms.uid >= 0);
+    pk_store_bind_opt_i64(st, 6, row->perms.gid, row->perms.gid >= 0);
     return pk_store_step_done(s, st, err);
 }
 
@@ -126,6 +148,21 @@ int pk_store_ownership_load(pk_store *s, pk_ownership *ret, pk_err **err)
                                  .identity = TAKE_PTR(rows[i].identity), .key = TAKE_PTR(rows[i].key) };
     }
     pk_owners_free(rows, n);
+    /* Same order as pk_store_owners_list: row i is item i. */
+    sqlite3_stmt *st = pk_store_stmt(s, SQL_OWN_APPLIED_SELECT, err);
+    if (!st) {
+        pk_ownership_free(&o);
+        return -1;
+    }
+    for (size_t i = 0; i < n && sqlite3_step(st) == SQLITE_ROW; i++) {
+        pk_owned *it = &o.items[i];
+        it->has_applied = sqlite3_column_type(st, 0) != SQLITE_NULL;
+        it->applied_capacity = (uint64_t)sqlite3_column_int64(st, 0);
+        it->applied_mode = sqlite3_column_type(st, 1) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 1);
+        it->applied_uid = sqlite3_column_type(st, 2) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 2);
+        it->applied_gid = sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 3);
+    }
+    sqlite3_reset(st);
     *ret = o;
     return 0;
 }

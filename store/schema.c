@@ -121,6 +121,13 @@ static const char *const steps[] = {
     "  result TEXT NOT NULL,"
     "  probed_at INTEGER NOT NULL"
     ") STRICT, WITHOUT ROWID;",
+
+    /* 2 -> 3: what an owned volume looked like after poolkeeper's last
+     * change, so drift (changed outside) is told from a new desired value. */
+    "ALTER TABLE ownership ADD COLUMN applied_capacity INTEGER;"
+    "ALTER TABLE ownership ADD COLUMN applied_mode INTEGER;"
+    "ALTER TABLE ownership ADD COLUMN applied_uid INTEGER;"
+    "ALTER TABLE ownership ADD COLUMN applied_gid INTEGER;",
 };
 _Static_assert(PK_NELEM(steps) == PK_STORE_SCHEMA_VERSION, "one schema step per version");
 

@@ -127,7 +127,7 @@ int pk_store_step_row(pk_store *s, sqlite3_stmt *st, pk_err **err)
 
 int pk_store_tx_begin(pk_store *s, pk_err **err)
 {
-    if (s->mode != PK_STORE_WRITE && !s->in_memory)
+    if (s->mode != PK_STORE_WRITE)
         return pk_fail(err, "it was opened read-only");
     /* IMMEDIATE: take the write lock now, so a transaction never fails
      * half-way on a lock upgrade. */
@@ -235,6 +235,17 @@ static int make_dirs(const char *dir, pk_err **err)
     return 0;
 }
 
+/* A new file's name is only durable once its directory is synced. */
+static int sync_dir_of(const char *path, pk_err **err)
+{
+    _cleanup_free_ char *copy = pk_strdup(path);
+    const char *dir = dirname(copy);
+    _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) < 0)
+        return pk_fail_errno(err, errno, "cannot sync directory '%s'", dir);
+    return 0;
+}
+
 /* For WRITE: the directory exists and is writable (SQLite keeps PATH-wal and
  * PATH-shm next to the file, and the lock is PATH.lock), and the file exists
  * (created empty, mode 0600, if it did not). */
@@ -255,6 +266,10 @@ static int prepare_file(const char *path, bool *ret_created, pk_err **err)
         if (r < 0) {
             unlink(path);
             return pk_fail_errno(err, e, "cannot set the mode of new state database '%s'", path);
+        }
+        if (sync_dir_of(path, err) < 0) {
+            unlink(path);
+            return -1;
         }
         *ret_created = true;
         return 0;
@@ -422,6 +437,15 @@ static int open_migrated_copy(pk_store *s, sqlite3 *file_db, pk_err **err)
     return 0;
 }
 
+/* A READ handle refuses every write, also to its in-memory copy, where
+ * SQLite itself would not. */
+static int make_query_only(pk_store *s, pk_err **err)
+{
+    if (sqlite3_exec(s->db, "PRAGMA query_only = ON", NULL, NULL, NULL) != SQLITE_OK)
+        return pk_store_fail(s, err, "cannot set up state database '%s'", s->path);
+    return 0;
+}
+
 static int setup_write_connection(pk_store *s, pk_err **err)
 {
     if (open_db(s->path, SQLITE_OPEN_READWRITE, &s->db, err) < 0) return -1;
@@ -477,6 +501,7 @@ static int backup_before_upgrade(pk_store *s, int version, pk_err **err)
     _cleanup_close_ int bfd = open(bak, O_RDONLY | O_CLOEXEC);
     if (bfd < 0 || fsync(bfd) < 0)
         return pk_fail_errno(err, errno, "cannot sync backup '%s' of state database '%s'", bak, s->path);
+    if (sync_dir_of(bak, err) < 0) return -1;
     pk_info("copied state database '%s' (schema version %d) to '%s' before upgrading it", s->path, version, bak);
     return 0;
 }
@@ -523,6 +548,10 @@ static int open_checked(pk_store *s, pk_err **err)
             sqlite3_close_v2(s->db);
             s->db = NULL;
             unlink(s->path);
+            _cleanup_free_ char *wal = pk_asprintf("%s-wal", s->path);
+            _cleanup_free_ char *shm = pk_asprintf("%s-shm", s->path);
+            unlink(wal);
+            unlink(shm);
         }
         return r;
     }
@@ -536,9 +565,10 @@ static int open_checked(pk_store *s, pk_err **err)
     int r = inspect(db, s->path, &s->found_version, err);
     if (r == 0 && s->found_version < PK_STORE_SCHEMA_VERSION) r = open_migrated_copy(s, db, err);
     sqlite3_close_v2(db);
-    if (r < 0 || s->in_memory) return r;
     /* The probe was not a connection to keep: it may read as immutable. */
-    return open_read_only(s->path, false, &s->db, err);
+    if (r == 0 && !s->in_memory) r = open_read_only(s->path, false, &s->db, err);
+    if (r == 0) r = make_query_only(s, err);
+    return r;
 }
 
 int pk_store_open(const char *path, pk_store_mode mode, pk_store **ret_store, pk_err **err)

@@ -13,7 +13,7 @@
 typedef struct pk_store pk_store;
 
 /* Schema version written by this poolkeeper (PRAGMA user_version). */
-#define PK_STORE_SCHEMA_VERSION 2
+#define PK_STORE_SCHEMA_VERSION 3
 /* PRAGMA application_id of a poolkeeper state database ("PKST"). A SQLite
  * file with another id is some other program's and is never touched. */
 #define PK_STORE_APPLICATION_ID 0x504B5354
@@ -24,7 +24,8 @@ typedef enum {
     PK_STORE_READ,
     /* plan, apply, run, adopt: creates the file (mode 0600; missing
      * directories 0700) and upgrades an older schema after copying the file
-     * to PATH.schemaN-TIME.bak. */
+     * to PATH.schemaN-TIME.bak. An upgrade takes the writer lock for its
+     * duration, so it fails (changing nothing) while another writer runs. */
     PK_STORE_WRITE,
 } pk_store_mode;
 
@@ -129,8 +130,9 @@ int pk_store_run_begin(pk_store *s, const char *commit, const char *ref, int64_t
 /* Set the desired commit once known. */
 int pk_store_run_set_desired(pk_store *s, int64_t run, const char *commit, const char *ref,
                              pk_err **err);
-/* Finish a run: result OK or FAILED, `error` a reason for the whole run or
- * NULL. The counts are taken from its journal. */
+/* Finish a run: result OK, FAILED or INTERRUPTED (stopped by a signal,
+ * its open intents left for recovery), `error` a reason for the whole run
+ * or NULL. The counts are taken from its journal. */
 int pk_store_run_end(pk_store *s, int64_t run, pk_run_result result, const char *error,
                      pk_err **err);
 /* Newest first, at most `limit` (0 = all). */
@@ -280,3 +282,13 @@ int pk_store_probe_get(pk_store *s, const pk_probe_key *key, char **ret_result, 
 int pk_store_probe_put(pk_store *s, const pk_probe_key *keys, const char *const *results,
                        size_t n, pk_err **err);
 int pk_store_probe_forget(pk_store *s, const char *path, pk_err **err);
+
+/* ---- suspension (suspend.c) ----
+ * While suspended, `poolkeeper run` still observes and records (drift
+ * included) but applies nothing. Writing it needs no lock. */
+int pk_store_suspended(pk_store *s, bool *ret_on, int64_t *ret_since_ms, char **ret_reason,
+                       pk_err **err);
+/* Record a suspension (on, with an optional reason) or its end, as a
+ * 'suspended' or 'resumed' event. *ret_reason of pk_store_suspended is
+ * that reason (NULL when none was given). */
+int pk_store_suspend_set(pk_store *s, bool on, const char *reason, pk_err **err);

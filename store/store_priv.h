@@ -64,6 +64,9 @@ int pk_store_put_vol_row(pk_store *s, const char *pool, const pk_obs_vol *v, int
 int pk_store_drop_vol_row(pk_store *s, const char *pool, const char *vol, pk_err **err);
 
 /* ---- ownership rows (ownership.c), inside a caller's transaction ---- */
+/* Record what an owned volume looks like after poolkeeper changed it. */
+int pk_store_own_applied_row(pk_store *s, const char *pool, const char *vol, const pk_obs_vol *row,
+                             pk_err **err);
 int pk_store_own_take_row(pk_store *s, const char *pool, const char *vol, const char *identity,
                           const char *key, pk_own_how how, int64_t run, pk_err **err);
 int pk_store_own_drop_row(pk_store *s, const char *pool, const char *vol, pk_err **err);

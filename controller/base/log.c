@@ -4,7 +4,7 @@
 
 static pk_log_level min_level = PK_LOG_INFO;
 static pk_log_format log_format = PK_LOG_TEXT;
-static char *run_id;
+static _Thread_local char *run_id;   /* per thread: the notifier's threads log without one */
 
 static const char *const level_names[] = { "debug", "info", "warning", "error" };
 

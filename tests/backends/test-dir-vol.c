@@ -5,6 +5,7 @@
 #include "../../backends/runner.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/xattr.h>
 
 #define MiB (1024ULL * 1024)
 #define GiB (1024ULL * MiB)
@@ -492,6 +493,92 @@ static void test_symlinks(void)
     pk_obs_vol_clear(&o);
 }
 
+static struct timespec dir_mtime(void)
+{
+    struct stat st = tu_lstat(pooldir);
+    return st.st_mtim;
+}
+
+static int qemu_calls;
+static bool count_qemu(pk_cmd *cmd, void *opaque PK_UNUSED)
+{
+    if (strcmp(pk_cmd_argv(cmd)[0], "qemu-img") == 0) qemu_calls++;
+    return false;
+}
+
+static void test_secret_first_and_dir_volumes(void)
+{
+    _cleanup_free_ char *sdir = pk_asprintf("%s/secrets2", tmp);
+    mkdir(sdir, 0700);
+    pk_bctx c = { .secrets_dir = sdir };
+    pk_obs_vol o = { 0 };
+    pk_cmd_set_hook(count_qemu, NULL);
+
+    /* the pool directory is not even touched: no temporary came and went */
+    struct timespec before = dir_mtime();
+    _cleanup_(pk_vol_freep) pk_vol *v = luks_vol("late.raw", "22222222-2222-2222-2222-222222222222");
+    _cleanup_free_ char *e1 = create(&c, v, &o);
+    struct timespec after = dir_mtime();
+    tap_ok(e1 && strstr(e1, "does not exist"), "missing secret refused: %s", e1 ? e1 : "");
+    tap_ok(before.tv_sec == after.tv_sec && before.tv_nsec == after.tv_nsec && qemu_calls == 0,
+           "before anything was created (directory unchanged, no qemu-img)");
+    pk_cmd_set_hook(NULL, NULL);
+
+    /* libvirt's 'dir' format: a directory volume, owner and mode applied */
+    _cleanup_(pk_vol_freep) pk_vol *d = tu_vol("subvol", PK_IMG_DIR, 0);
+    d->target.perms = (pk_perms){ .mode = 0750, .uid = 4242, .gid = -1 };
+    _cleanup_free_ char *e2 = create(&c, d, &o);
+    _cleanup_free_ char *dp = vpath("subvol");
+    struct stat st = tu_lstat(dp);
+    tap_ok(e2 == NULL && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0750 && st.st_uid == 4242,
+           "dir volume made with its perms: %s", e2 ? e2 : "");
+    tap_ok(o.type == PK_VOL_DIR && o.format == PK_IMG_DIR, "observed as a dir volume");
+    _cleanup_free_ char *e3 = create(&c, d, &o);
+    tap_ok(e3 && strstr(e3, "already exists"), "made once only");
+    pk_err *err = NULL;
+    pk_obs_vol cur = { 0 };
+    observe_vol("subvol", &cur);
+    tap_ok(pk_dir_delete_vol(&c, pool, &cur, &err) == 0 && !tu_exists(dp), "and deleted");
+    pk_err_free(err);
+    pk_obs_vol_clear(&cur);
+
+    /* read-only formats and ploop: refused before anything exists */
+    int ro[] = { PK_IMG_DMG, PK_IMG_BOCHS, PK_IMG_CLOOP, PK_IMG_PLOOP };
+    _cleanup_free_ char *rop = vpath("ro.img");
+    for (size_t i = 0; i < PK_NELEM(ro); i++) {
+        _cleanup_(pk_vol_freep) pk_vol *r = tu_vol("ro.img", ro[i], 1024 * 1024);
+        _cleanup_free_ char *e = create(&c, r, &o);
+        tap_ok(e && (strstr(e, "is read-only") || strstr(e, "ploop tools")) && !tu_exists(rop),
+               "format %s refused: %s", pk_img_format_to_string(ro[i]), e ? e : "");
+    }
+
+    /* nocow off btrfs: made all the same */
+    _cleanup_(pk_vol_freep) pk_vol *n = tu_vol("nocow.raw", PK_IMG_RAW, 1024 * 1024);
+    n->target.nocow = true;
+    _cleanup_free_ char *e4 = create(&c, n, &o);
+    tap_ok(e4 == NULL && !o.nocow, "nocow off btrfs is a no-op: %s", e4 ? e4 : "");
+
+    /* a label: not applied without SELinux; changed where the file has one */
+    _cleanup_(pk_vol_freep) pk_vol *l = tu_vol("label.raw", PK_IMG_RAW, 1024 * 1024);
+    l->target.perms.label = pk_strdup("system_u:object_r:virt_image_t:s0");
+    _cleanup_free_ char *e5 = create(&c, l, &o);
+    tap_ok(e5 == NULL && !o.perms.label, "label not applicable here: created without one");
+    _cleanup_free_ char *lp = vpath("label.raw");
+    const char *old_label = "system_u:object_r:unlabeled_t:s0";
+    if (setxattr(lp, "security.selinux", old_label, strlen(old_label) + 1, 0) == 0) {
+        observe_vol("label.raw", &cur);
+        pk_obs_vol nv = { 0 };
+        tap_ok(pk_dir_update_vol(&c, pool, l, &cur, &nv, &err) == 0 &&
+               pk_streq(nv.perms.label, l->target.perms.label), "update sets the label: %s",
+               nv.perms.label ? nv.perms.label : "(none)");
+        pk_obs_vol_clear(&nv);
+        pk_obs_vol_clear(&cur);
+    } else {
+        tap_diag("no security.selinux here: label update not tested");
+    }
+    pk_obs_vol_clear(&o);
+}
+
 int main(void)
 {
     tmp = tap_tmpdir("dir-vol");
@@ -508,6 +595,7 @@ int main(void)
     test_update_delete();
     test_symlinks();
     test_encrypted();
+    test_secret_first_and_dir_volumes();
 
     pk_pool_free(pool);
     free(pooldir);

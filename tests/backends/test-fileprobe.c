@@ -1,7 +1,11 @@
 /* Observing files of a dir pool: formats from header magic, virtual sizes
- * and backing files compared with what qemu-img itself reports, sparse vs
- * allocated, and entries that are not volumes. */
+ * and backing files compared with what qemu-img itself reports, the qcow2
+ * options, read-only formats (bochs, cloop, dmg: made by hand here, since
+ * qemu-img cannot make them), labels, sparse vs allocated, entries that are
+ * not volumes, and the probe cache. */
 #include "testutil.h"
+#include <errno.h>
+#include <sys/xattr.h>
 #include "../../backends/fileprobe.h"
 #include "../../backends/qemu_img.h"
 #include "../../backends/runner.h"
@@ -11,11 +15,15 @@
 
 static char *tmp, *pooldir;
 static pk_pool *pool;
-static int qemu_runs;
+static int qemu_runs, qemu_qcow2_runs;
 
 static bool count_hook(pk_cmd *cmd, void *opaque PK_UNUSED)
 {
-    if (strcmp(pk_cmd_argv(cmd)[0], "qemu-img") == 0) qemu_runs++;
+    char *const *argv = pk_cmd_argv(cmd);
+    if (strcmp(argv[0], "qemu-img") != 0) return false;
+    qemu_runs++;
+    for (size_t i = 1; argv[i]; i++)
+        if (strcmp(argv[i], "qcow2") == 0) qemu_qcow2_runs++;
     return false;
 }
 
@@ -57,6 +65,7 @@ static void test_formats(void)
         { "vdi", "a.vdi", NULL, PK_IMG_VDI },
         { "vpc", "a.vpc", NULL, PK_IMG_VPC },
         { "vhdx", "a.vhdx", NULL, PK_IMG_VHDX },
+        { "parallels", "a.hds", NULL, PK_IMG_PLOOP },
         { "raw", "a.raw", NULL, PK_IMG_RAW },
     };
     for (size_t i = 0; i < PK_NELEM(imgs); i++)
@@ -65,8 +74,8 @@ static void test_formats(void)
     qemu_runs = 0;
     pk_obs_pool op = { 0 };
     observe(&op);
-    /* qcow2 and raw are read in-process; the six other image formats ask qemu-img */
-    tap_is_int(qemu_runs, 6, "qemu-img ran only for the rare formats");
+    /* qcow2 and raw are read in-process; the seven other image formats ask qemu-img */
+    tap_is_int(qemu_runs, 7, "qemu-img ran only for the rare formats");
     for (size_t i = 0; i < PK_NELEM(imgs); i++) {
         const pk_obs_vol *v = tu_find(&op, imgs[i].name);
         _cleanup_free_ char *p = vpath(imgs[i].name);
@@ -76,6 +85,305 @@ static void test_formats(void)
         tap_ok(v && qsize > 0 && v->capacity == (uint64_t)qsize, "%s capacity %llu = qemu-img's %lld",
                imgs[i].name, v ? (unsigned long long)v->capacity : 0ULL, qsize);
     }
+    pk_obs_pool_clear(&op);
+}
+
+static void put_be32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (24 - 8 * i));
+}
+
+static void put_be64(unsigned char *p, uint64_t v)
+{
+    put_be32(p, (uint32_t)(v >> 32));
+    put_be32(p + 4, (uint32_t)v);
+}
+
+static void put_le32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void write_file(const char *name, const void *data, size_t len)
+{
+    _cleanup_free_ char *p = vpath(name);
+    int fd = open(p, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+    if (fd < 0 || write(fd, data, len) != (ssize_t)len) tap_bail("cannot write %s", p);
+    close(fd);
+}
+
+/* The smallest images qemu's bochs, cloop and dmg drivers open: 1 MiB
+ * each, with nothing in them (block/bochs.c, cloop.c, dmg.c). */
+static void make_readonly_images(void)
+{
+    unsigned char bochs[512 + 1024] = { 0 };
+    memcpy(bochs, "Bochs Virtual HD Image", 22);
+    memcpy(bochs + 32, "Redolog", 7);
+    memcpy(bochs + 48, "Growing", 7);
+    put_le32(bochs + 64, 0x00020000);   /* version */
+    put_le32(bochs + 68, 512);          /* header size */
+    put_le32(bochs + 72, 256);          /* catalog entries */
+    put_le32(bochs + 76, 512);          /* bitmap size */
+    put_le32(bochs + 80, 4096);         /* extent size */
+    put_le32(bochs + 88, (uint32_t)MiB); /* disk size, 64-bit little endian */
+    memset(bochs + 512, 0xff, 1024);    /* catalog: nothing allocated */
+    write_file("old.bochs", bochs, sizeof(bochs));
+
+    static const char cloop_magic[] =
+        "#!/bin/sh\n#V2.0 Format\nmodprobe cloop file=$0 && mount -r -t iso9660 /dev/cloop $1\n";
+    unsigned char cloop[128 + 8 + 17 * 8] = { 0 };
+    memcpy(cloop, cloop_magic, sizeof(cloop_magic) - 1);
+    put_be32(cloop + 128, 65536);       /* block size */
+    put_be32(cloop + 132, 16);          /* blocks */
+    for (int i = 0; i <= 16; i++) put_be64(cloop + 136 + 8 * i, sizeof(cloop));
+    write_file("old.cloop", cloop, sizeof(cloop));
+
+    static const char plist[] = "<plist><dict></dict></plist>";
+    unsigned char dmg[1024 + 512] = { 0 };
+    memcpy(dmg, plist, sizeof(plist) - 1);
+    unsigned char *koly = dmg + 1024;
+    memcpy(koly, "koly", 4);
+    put_be64(koly + 0xd8, 0);                   /* XML offset */
+    put_be64(koly + 0xe0, sizeof(plist) - 1);   /* XML length */
+    put_be64(koly + 0x1ec, 2048);               /* sectors */
+    write_file("old.dmg", dmg, sizeof(dmg));
+}
+
+static void test_readonly_formats(void)
+{
+    make_readonly_images();
+    pk_obs_pool op = { 0 };
+    observe(&op);
+    struct { const char *name; int want; } imgs[] = {
+        { "old.bochs", PK_IMG_BOCHS }, { "old.cloop", PK_IMG_CLOOP }, { "old.dmg", PK_IMG_DMG },
+    };
+    for (size_t i = 0; i < PK_NELEM(imgs); i++) {
+        const pk_obs_vol *v = tu_find(&op, imgs[i].name);
+        _cleanup_free_ char *p = vpath(imgs[i].name);
+        long long qsize = tu_qemu_virtual_size(p);
+        tap_ok(v && v->format == imgs[i].want && !v->error, "%s: read-only format observed (%s)",
+               imgs[i].name, v && v->error ? v->error : "");
+        tap_ok(v && qsize == (long long)MiB && v->capacity == MiB,
+               "%s: capacity %llu, qemu-img says %lld", imgs[i].name,
+               v ? (unsigned long long)v->capacity : 0ULL, qsize);
+    }
+    pk_obs_pool_clear(&op);
+}
+
+/* The qcow2 options read from the header in-process, against what
+ * `qemu-img info` says of the same file (parsed by pk_qemu_img_parse_info). */
+static void test_qcow2_options(void)
+{
+    struct { const char *name, *opts; } imgs[] = {
+        { "o-010.qcow2", "compat=0.10" },
+        { "o-11.qcow2", "compat=1.1,cluster_size=131072" },
+        { "o-lazy.qcow2", "compat=1.1,lazy_refcounts=on,cluster_size=4096" },
+        { "o-l2.qcow2", "compat=1.1,extended_l2=on" },
+    };
+    for (size_t i = 0; i < PK_NELEM(imgs); i++) qemu_img("qcow2", imgs[i].name, "32M", imgs[i].opts);
+    pk_obs_pool op = { 0 };
+    qemu_qcow2_runs = 0;
+    observe(&op);
+    tap_is_int(qemu_qcow2_runs, 0, "qcow2 options read in-process");
+    for (size_t i = 0; i < PK_NELEM(imgs); i++) {
+        const pk_obs_vol *v = tu_find(&op, imgs[i].name);
+        _cleanup_free_ char *p = vpath(imgs[i].name);
+        const char *argv[] = { "qemu-img", "info", "-U", "--output=json", "-f", "qcow2", p, NULL };
+        _cleanup_(pk_cmd_freep) pk_cmd *cmd = pk_cmd_new_argv(argv);
+        pk_err *err = NULL;
+        pk_obs_vol q = { .backing_format = -1 };
+        if (pk_cmd_run(cmd, NULL, &err) < 0 || pk_qemu_img_parse_info(pk_cmd_stdout(cmd), &q, &err) < 0)
+            tap_bail("qemu-img info %s", imgs[i].name);
+        tap_ok(v && strcmp(v->compat, q.compat) == 0 && v->cluster_size == q.cluster_size &&
+               v->lazy_refcounts == q.lazy_refcounts && v->extended_l2 == q.extended_l2,
+               "%s: compat %s cluster %llu lazy %d l2 %d, as qemu-img says", imgs[i].name,
+               v ? v->compat : "", v ? (unsigned long long)v->cluster_size : 0ULL,
+               v ? v->lazy_refcounts : -1, v ? v->extended_l2 : -1);
+        pk_obs_vol_clear(&q);
+    }
+    const pk_obs_vol *v = tu_find(&op, "o-lazy.qcow2");
+    tap_ok(v && strcmp(v->compat, "1.1") == 0 && v->cluster_size == 4096 && v->lazy_refcounts &&
+           !v->extended_l2, "lazy_refcounts and a 4 KiB cluster");
+    v = tu_find(&op, "o-010.qcow2");
+    tap_ok(v && strcmp(v->compat, "0.10") == 0 && v->cluster_size == 65536, "compat 0.10, default cluster");
+    v = tu_find(&op, "o-l2.qcow2");
+    tap_ok(v && v->extended_l2 && !v->lazy_refcounts, "extended_l2");
+    pk_obs_pool_clear(&op);
+}
+
+/* ---- the probe cache, as a plain in-memory table ---- */
+
+typedef struct {
+    char *path, *result;
+    pk_probe_stamp key;
+} fake_entry;
+
+typedef struct {
+    fake_entry *e;
+    size_t n;
+    int gets, hits, puts, flushes;
+} fake_cache;
+
+static int fake_get(void *opaque, const pk_probe_stamp *k, char **result)
+{
+    fake_cache *fc = opaque;
+    fc->gets++;
+    for (size_t i = 0; i < fc->n; i++) {
+        const pk_probe_stamp *s = &fc->e[i].key;
+        if (strcmp(fc->e[i].path, k->path) == 0 && s->dev == k->dev && s->ino == k->ino &&
+            s->size == k->size && s->mtime_ns == k->mtime_ns) {
+            fc->hits++;
+            *result = pk_strdup(fc->e[i].result);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void fake_put(void *opaque, const pk_probe_stamp *k, const char *result)
+{
+    fake_cache *fc = opaque;
+    fc->puts++;
+    for (size_t i = 0; i < fc->n; i++)
+        if (strcmp(fc->e[i].path, k->path) == 0) {
+            free(fc->e[i].result);
+            fc->e[i].result = pk_strdup(result);
+            fc->e[i].key = *k;
+            fc->e[i].key.path = fc->e[i].path;
+            return;
+        }
+    fake_entry *e = PK_APPEND(fc->e, fc->n);
+    e->path = pk_strdup(k->path);
+    e->result = pk_strdup(result);
+    e->key = *k;
+    e->key.path = e->path;
+}
+
+static void fake_flush(void *opaque)
+{
+    ((fake_cache *)opaque)->flushes++;
+}
+
+static void observe_cached(const pk_probe_cache *cache, pk_obs_pool *op)
+{
+    pk_err *err = NULL;
+    pk_obs_pool_clear(op);
+    if (pk_dir_observe_vols(&(pk_bctx){ .probe_cache = cache }, pool, op, &err) < 0) {
+        _cleanup_free_ char *s = tu_errstr(err);
+        tap_bail("observe failed: %s", s);
+    }
+}
+
+/* Everything but the times and the error: what a cache hit must give back. */
+static char *vol_facts(const pk_obs_vol *v)
+{
+    return pk_asprintf("%d %llu %llu %s %d %d %d %s %llu %d %d %d %s %s", v->format,
+                       (unsigned long long)v->capacity, (unsigned long long)v->allocation,
+                       v->backing_path ? v->backing_path : "-", v->backing_format, v->encrypted,
+                       v->enc_format, v->compat, (unsigned long long)v->cluster_size,
+                       v->lazy_refcounts, v->extended_l2, v->nocow,
+                       v->perms.label ? v->perms.label : "-", v->identity);
+}
+
+static void test_cache(void)
+{
+    fake_cache fc = { 0 };
+    pk_probe_cache cache = { fake_get, fake_put, fake_flush, &fc };
+    pk_obs_pool plain = { 0 }, cold = { 0 }, warm = { 0 };
+    observe(&plain);
+    qemu_runs = 0;
+    observe_cached(&cache, &cold);
+    int cold_runs = qemu_runs;
+    size_t files = 0;
+    for (size_t i = 0; i < cold.n_vols; i++) files += cold.vols[i].type == PK_VOL_FILE && !cold.vols[i].error;
+    tap_ok(fc.hits == 0 && fc.puts == (int)files && fc.flushes == 1,
+           "cold: every file probed and put (%d of %zu), one flush", fc.puts, files);
+    qemu_runs = 0;
+    fc.hits = 0;
+    observe_cached(&cache, &warm);
+    tap_is_int(qemu_runs, 0, "warm: no qemu-img at all (cold ran it %d times)", cold_runs);
+    tap_is_int(fc.hits, (long long)files, "warm: every file a cache hit");
+    bool same = plain.n_vols == warm.n_vols;
+    for (size_t i = 0; same && i < plain.n_vols; i++) {
+        _cleanup_free_ char *a = vol_facts(&plain.vols[i]);
+        _cleanup_free_ char *b = vol_facts(&warm.vols[i]);
+        if (strcmp(a, b) != 0) {
+            tap_diag("%s: '%s' != '%s'", plain.vols[i].name, a, b);
+            same = false;
+        }
+    }
+    tap_ok(same, "a cache hit gives what probing gives, for each of %zu entries", plain.n_vols);
+
+    /* a changed file is probed again; so is one whose ctime alone moved
+     * (chmod, a label), and one whose cached text is damaged */
+    _cleanup_free_ char *vmdk = vpath("a.vmdk");
+    _cleanup_free_ char *vdi = vpath("a.vdi");
+    _cleanup_free_ char *qed = vpath("a.qed");
+    const char *touch[] = { "touch", vmdk, NULL };
+    tu_run(touch);
+    chmod(vdi, 0640);
+    for (size_t i = 0; i < fc.n; i++)
+        if (strcmp(fc.e[i].path, qed) == 0) {
+            free(fc.e[i].result);
+            fc.e[i].result = pk_strdup("pk1\t1\tqed\t");
+        }
+    qemu_runs = 0;
+    fc.puts = 0;
+    observe_cached(&cache, &warm);
+    tap_is_int(qemu_runs, 3, "touched, chmod-ed and damaged entries probed again, nothing else");
+    tap_is_int(fc.puts, 3, "and put again");
+    const pk_obs_vol *v = tu_find(&warm, "a.qed");
+    tap_ok(v && v->format == PK_IMG_QED && v->capacity == 100 * MiB, "damaged entry: probed value");
+
+    /* round trip of the cache text */
+    pk_obs_vol in = { .format = PK_IMG_QCOW2, .capacity = 42, .backing_path = pk_strdup("/a \"b\"\n"),
+                      .backing_format = PK_IMG_RAW, .encrypted = true, .enc_format = PK_ENC_LUKS,
+                      .compat = "0.10", .cluster_size = 4096, .lazy_refcounts = true,
+                      .extended_l2 = true, .nocow = true,
+                      .perms = { .mode = -1, .uid = -1, .gid = -1, .label = pk_strdup("a_t") } };
+    _cleanup_free_ char *text = pk_probe_result_encode(&in, 123456789);
+    pk_obs_vol out = { .backing_format = -1 };
+    tap_ok(pk_probe_result_decode(text, 123456789, &out) == 0, "decoded: %s", text);
+    _cleanup_free_ char *fa = vol_facts(&in);
+    _cleanup_free_ char *fb = vol_facts(&out);
+    tap_is_str(fb, fa, "round trip keeps every fact");
+    pk_obs_vol_clear(&out);
+    tap_ok(pk_probe_result_decode(text, 123456780, &out) < 0, "another ctime: refused");
+    pk_obs_vol_clear(&out);
+    tap_ok(pk_probe_result_decode("pk2\t0", 0, &out) < 0 && pk_probe_result_decode(NULL, 0, &out) < 0,
+           "other versions and nothing: refused");
+    _cleanup_free_ char *bad = pk_strdup(text);
+    bad[strlen(bad) - 1] = '\\';   /* a dangling escape in the label */
+    tap_ok(pk_probe_result_decode(bad, 123456789, &out) < 0, "a bad escape: refused");
+    pk_obs_vol_clear(&out);
+    pk_obs_vol_clear(&out);
+    pk_obs_vol_clear(&in);
+
+    for (size_t i = 0; i < fc.n; i++) {
+        free(fc.e[i].path);
+        free(fc.e[i].result);
+    }
+    free(fc.e);
+    pk_obs_pool_clear(&plain);
+    pk_obs_pool_clear(&cold);
+    pk_obs_pool_clear(&warm);
+}
+
+static void test_label(void)
+{
+    _cleanup_free_ char *p = vpath("labelled.raw");
+    tu_write(p, "x");
+    const char *label = "system_u:object_r:virt_image_t:s0";
+    if (setxattr(p, "security.selinux", label, strlen(label) + 1, 0) < 0) {
+        tap_diag("no security.selinux on this filesystem (%s): label not tested", strerror(errno));
+        return;
+    }
+    pk_obs_pool op = { 0 };
+    observe(&op);
+    const pk_obs_vol *v = tu_find(&op, "labelled.raw");
+    tap_is_str(v ? v->perms.label : NULL, label, "SELinux label observed");
+    v = tu_find(&op, "a.raw");
+    tap_ok(v && !v->perms.label, "a file without a label has none");
     pk_obs_pool_clear(&op);
 }
 
@@ -238,7 +546,11 @@ int main(void)
     pk_cmd_set_hook(count_hook, NULL);
 
     test_formats();
+    test_readonly_formats();
+    test_qcow2_options();
     test_backing_and_encryption();
+    test_label();
+    test_cache();
     test_entries();
     test_header_units();
 

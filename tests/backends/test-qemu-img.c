@@ -158,9 +158,71 @@ static void test_resize_info(void)
     tap_is_int(pk_qemu_format_from_name("nbd"), -1, "unknown");
 }
 
+static void test_encrypted_resize_and_options(void)
+{
+    pk_err *err = NULL;
+    _cleanup_(pk_cmd_freep) pk_cmd *r = pk_qemu_img_resize_encrypted_cmd("v,1", PK_IMG_RAW, "/dev/fd/7",
+                                                                      "/dev/fd/8", 1000, false, &err);
+    _cleanup_free_ char *rs = r ? pk_cmd_to_string(r) : NULL;
+    tap_is_str(rs, "qemu-img resize --object secret,id=v,1_encrypt0,file=/dev/fd/8 --image-opts "
+               "driver=luks,key-secret=v,1_encrypt0,file.filename=/dev/fd/7 1024",
+               "luks resize: the secret as an object, the image as options (as libvirt)");
+    _cleanup_(pk_cmd_freep) pk_cmd *r2 = pk_qemu_img_resize_encrypted_cmd("q", PK_IMG_QCOW2, "/a,b",
+                                                                       "/s", 4096, true, &err);
+    _cleanup_free_ char *rs2 = r2 ? pk_cmd_to_string(r2) : NULL;
+    tap_is_str(rs2, "qemu-img resize --shrink --object secret,id=q_encrypt0,file=/s --image-opts "
+               "driver=qcow2,encrypt.key-secret=q_encrypt0,file.filename=/a,,b 4096",
+               "qcow2+luks resize: encrypt.key-secret, commas in paths doubled");
+    tap_ok(pk_qemu_img_resize_encrypted_cmd("x", PK_IMG_VMDK, "/t", "/s", 1, false, &err) == NULL,
+           "encrypted vmdk: refused");
+    pk_err_free(err);
+    err = NULL;
+
+    tap_ok(pk_qemu_img_can_create(PK_IMG_QCOW2) && pk_qemu_img_can_create(PK_IMG_VHD) &&
+           !pk_qemu_img_can_create(PK_IMG_DMG) && !pk_qemu_img_can_create(PK_IMG_BOCHS) &&
+           !pk_qemu_img_can_create(PK_IMG_CLOOP) && !pk_qemu_img_can_create(PK_IMG_PLOOP),
+           "creatable formats");
+    _cleanup_(pk_pool_freep) pk_pool *pool = dir_pool();
+    static const char ro[] = "<volume><name>old.dmg</name><capacity>1048576</capacity>"
+                             "<target><format type='dmg'/></target></volume>";
+    pk_err *errs = NULL;
+    _cleanup_(pk_vol_freep) pk_vol *v = pk_vol_parse(pool, ro, sizeof(ro) - 1, "ro.xml", 0, &errs);
+    pk_err_free(errs);
+    _cleanup_(pk_cmd_freep) pk_cmd *c = v ? pk_qemu_img_create_cmd(v, "/t", NULL, &err) : NULL;
+    _cleanup_free_ char *es = err ? pk_err_str(err) : NULL;
+    tap_is_str(es, "error: cannot create volume 'old.dmg': format 'dmg' is read-only: qemu-img reads it but cannot create it",
+               "read-only format: refused, and says so");
+    pk_err_free(err);
+    err = NULL;
+    static const char vpc[] = "<volume><name>d.vhd</name><capacity>1000000</capacity>"
+                              "<target><format type='vhd'/></target></volume>";
+    errs = NULL;
+    _cleanup_(pk_vol_freep) pk_vol *vv = pk_vol_parse(pool, vpc, sizeof(vpc) - 1, "vpc.xml", 0, &errs);
+    pk_err_free(errs);
+    _cleanup_(pk_cmd_freep) pk_cmd *cv = vv ? pk_qemu_img_create_cmd(vv, "/t", NULL, &err) : NULL;
+    _cleanup_free_ char *cvs = cv ? pk_cmd_to_string(cv) : NULL;
+    tap_is_str(cvs, "qemu-img create -f vpc -o force_size=on /t 977K",
+               "vhd is qemu's vpc, made at its exact size (no disk geometry rounding)");
+
+    /* qemu-img info's format-specific data */
+    pk_obs_vol q = { .backing_format = -1 };
+    tap_ok(pk_qemu_img_parse_info("{\"virtual-size\": 1024, \"cluster-size\": 4096, \"format-specific\":"
+                                  " {\"type\": \"qcow2\", \"data\": {\"compat\": \"0.10\","
+                                  " \"lazy-refcounts\": true, \"extended-l2\": false,"
+                                  " \"encrypt\": {\"format\": \"luks\"}}}}", &q, &err) == 0 &&
+           strcmp(q.compat, "0.10") == 0 && q.cluster_size == 4096 && q.lazy_refcounts &&
+           !q.extended_l2 && q.enc_format == PK_ENC_LUKS, "qcow2 options from qemu-img info");
+    pk_obs_vol_clear(&q);
+    tap_ok(pk_qemu_img_parse_info("{\"virtual-size\": 1024, \"format-specific\":"
+                                  " {\"type\": \"luks\", \"data\": {\"cipher-alg\": \"aes-256\"}}}", &q, &err) == 0 &&
+           q.encrypted && q.enc_format == PK_ENC_LUKS && q.compat[0] == '\0', "luks from qemu-img info");
+    pk_obs_vol_clear(&q);
+}
+
 int main(void)
 {
     test_libvirt_cases();
     test_resize_info();
+    test_encrypted_resize_and_options();
     return tap_done();
 }

@@ -177,19 +177,39 @@ static void test_corpus(void)
     if (r.status != 0) diag_run(&r);
     run_clear(&r);
 
+    /* validate: one run per --pool value, with all its files (a failure in
+     * one file must not hide the others), then every expected message. */
+    bool *done = pk_calloc(n, sizeof(bool));
+    for (size_t i = 0; i < n; i++) {
+        if (done[i]) continue;
+        const char *pool = rows[i].pool;
+        char **argv = NULL;
+        pk_strv_push(&argv, poolkeeper);
+        pk_strv_push(&argv, "validate");
+        if (!pk_streq(pool, "-")) {
+            pk_strv_push(&argv, "--pool");
+            pk_strv_push(&argv, pool);
+        }
+        for (size_t k = i; k < n; k++)
+            if (pk_streq(rows[k].pool, pool) && (k == 0 || !pk_streq(rows[k].file, rows[k - 1].file)))
+                pk_strv_push(&argv, rows[k].file);
+        run_in(dir, argv, &r);
+        for (size_t k = i; k < n; k++) {
+            if (!pk_streq(rows[k].pool, pool)) continue;
+            done[k] = true;
+            check_refused("validate", &r, rows[k].expected, rows[k].file);
+        }
+        run_clear(&r);
+        pk_strv_free(argv);
+    }
+    free(done);
+    /* format: one run per file, so the exit status is that file's. */
     for (size_t i = 0; i < n; i++) {
         bad_row *b = &rows[i];
-        bool vol = pk_streq(b->kind, "vol") && !pk_streq(b->pool, "-");
-        if (vol)
-            PK(dir, &r, "validate", "--pool", b->pool, b->file);
-        else
-            PK(dir, &r, "validate", b->file);
-        check_refused("validate", &r, b->expected, b->file);
-        run_clear(&r);
-        if (vol)
-            PK(dir, &r, "format", "--pool", b->pool, b->file);
-        else
+        if (pk_streq(b->pool, "-"))
             PK(dir, &r, "format", b->file);
+        else
+            PK(dir, &r, "format", "--pool", b->pool, b->file);
         check_refused("format", &r, b->expected, b->file);
         run_clear(&r);
     }
@@ -248,8 +268,58 @@ static void test_generated(const char *tmp)
     PK(tmp, &r, "validate", "huge.xml");
     check_refused("validate", &r, "huge.xml:70003: error: <uuid>: malformed uuid 'bad'", "huge.xml (70000 lines)");
     run_clear(&r);
+
+    /* A megabyte of attributes on one element: libxml2 would compare them
+     * pairwise for minutes; they are counted first. */
+    pk_buf_reset(&b);
+    pk_buf_add(&b, "<pool type='dir'\n");
+    int n_attrs = 0;
+    while (b.len < 1000000) pk_buf_addf(&b, " a%x=''", n_attrs++);
+    pk_buf_add(&b, ">\n  <name>wide</name>\n</pool>\n");
+    spit(huge, b.s, b.len);
+    _cleanup_free_ char *want_attrs =
+        pk_asprintf("huge.xml:1: error: element has %d attributes, more than the limit of 256", n_attrs + 1);
+    t0 = pk_monotonic_ms();
+    PK(tmp, &r, "validate", "huge.xml");
+    check_refused("validate", &r, want_attrs, "huge.xml (a megabyte of attributes)");
+    tap_diag("%d attributes refused in %lld ms", n_attrs, (long long)(pk_monotonic_ms() - t0));
+    run_clear(&r);
     unlink(huge);
     pk_buf_free(&b);
+
+    /* Nothing outside the document is ever read: not through XInclude, an
+     * external entity, a DTD or a stylesheet. */
+    _cleanup_free_ char *secret = pk_asprintf("%s/secret.txt", tmp);
+    spit(secret, "SECRET-MARKER-4711\n", 19);
+    _cleanup_free_ char *xi = pk_asprintf(
+        "<?xml-stylesheet type='text/xsl' href='file://%s'?>\n"
+        "<pool type='dir' xmlns:xi='http://www.w3.org/2001/XInclude'>\n"
+        "  <name>xi</name>\n  <xi:include href='file://%s' parse='text'/>\n"
+        "  <target><path>/srv/xi</path></target>\n</pool>\n", secret, secret);
+    _cleanup_free_ char *xif = pk_asprintf("%s/xinclude.xml", tmp);
+    spit(xif, xi, strlen(xi));
+    PK(tmp, &r, "format", "xinclude.xml");
+    tap_ok(r.status == 0 && strstr(r.out, "<name>xi</name>") && !strstr(r.out, "SECRET") && !strstr(r.out, "include"),
+           "XInclude and xml-stylesheet are inert: nothing is included, the element is dropped on format");
+    if (r.status != 0) diag_run(&r);
+    run_clear(&r);
+    _cleanup_free_ char *xxe = pk_asprintf("<!DOCTYPE pool [<!ENTITY s SYSTEM 'file://%s'>]>\n"
+                                           "<pool type='dir'><name>&s;</name></pool>\n", secret);
+    spit(xif, xxe, strlen(xxe));
+    PK(tmp, &r, "format", "xinclude.xml");
+    tap_ok(r.status == 1 && !strstr(r.err, "SECRET") && !strstr(r.out, "SECRET"),
+           "an external entity is refused and its file never shows");
+    run_clear(&r);
+    unlink(xif);
+
+    /* A UTF-8 byte order mark is harmless and accepted. */
+    _cleanup_free_ char *bom = pk_asprintf("%s/bom.xml", tmp);
+    const char bom_doc[] = "\xef\xbb\xbf<pool type='dir'><name>bom</name><target><path>/srv/b</path></target></pool>\n";
+    spit(bom, bom_doc, strlen(bom_doc));
+    PK(tmp, &r, "validate", "bom.xml");
+    tap_ok(r.status == 0 && !*r.err, "a UTF-8 byte order mark is accepted");
+    run_clear(&r);
+    unlink(bom);
 
     /* A FIFO is refused at once instead of waiting for a writer. */
     _cleanup_free_ char *fifo = pk_asprintf("%s/fifo.xml", tmp);

@@ -215,13 +215,40 @@ static void test_limits(void)
     xmlFreeDoc(doc);
     pk_buf_free(&b);
 
-    /* Many siblings and attributes are fine as long as the size is. */
-    char *wide = repeat("<host name='h'/>", 50000);
+    /* libxml2 checks attributes for duplicates pairwise: count them first. */
+    pk_buf_reset(&b);
+    pk_buf_add(&b, "<pool>\n<name");
+    for (int i = 0; i < PK_XML_MAX_ATTRS; i++) pk_buf_addf(&b, " a%d='='", i);
+    pk_buf_add(&b, ">x</name><!-- = = = --><![CDATA[ = = ]]><?pi a=b c=d?></pool>");
+    xmlFreeDoc(accepted(b.s, b.len, "256 attributes; '=' in values, comments, CDATA and PIs not counted"));
+    pk_buf_reset(&b);
+    pk_buf_add(&b, "<pool>\n<name");
+    for (int i = 0; i <= PK_XML_MAX_ATTRS; i++) pk_buf_addf(&b, "\n a%d='>'", i);
+    pk_buf_add(&b, ">x</name></pool>");
+    refused(b.s, b.len, "t.xml:2: error: element has 257 attributes, more than the limit of 256", "257 attributes");
+    pk_buf_reset(&b);
+    pk_buf_add(&b, "<pool");
+    int n_attrs = 0;
+    while (b.len < PK_XML_MAX_BYTES - 16) pk_buf_addf(&b, " a%x=''", n_attrs++);
+    pk_buf_add(&b, "/>");
+    _cleanup_free_ char *want = pk_asprintf("t.xml:1: error: element has %d attributes", n_attrs);
+    int64_t t0 = pk_monotonic_ms();
+    refused(b.s, b.len, want, "a megabyte of attributes");
+    tap_ok(pk_monotonic_ms() - t0 < 10000, "refused without parsing them (%lld ms)", (long long)(pk_monotonic_ms() - t0));
+    pk_buf_free(&b);
+
+    /* The model does some work per element: their number is bounded too.
+     * <pool> and <source> count, so 9998 hosts reach the limit exactly. */
+    char *wide = repeat("<host name='h'/>", PK_XML_MAX_ELEMENTS - 2);
     _cleanup_free_ char *doc_text = pk_asprintf("<pool><source>%s</source></pool>", wide);
-    doc = accepted(doc_text, strlen(doc_text), "50000 sibling elements");
-    tap_is_int(doc ? (long long)pk_xml_count(pk_xml_child(xmlDocGetRootElement(doc), "source"), "host") : -1, 50000,
-               "all siblings kept");
+    doc = accepted(doc_text, strlen(doc_text), "10000 elements");
+    tap_is_int(doc ? (long long)pk_xml_count(pk_xml_child(xmlDocGetRootElement(doc), "source"), "host") : -1,
+               PK_XML_MAX_ELEMENTS - 2, "all siblings kept");
     xmlFreeDoc(doc);
+    free(wide);
+    wide = repeat("<host name='h'/>\n", 60000);
+    _cleanup_free_ char *many = pk_asprintf("<pool><source>\n%s</source></pool>", wide);
+    refused(many, strlen(many), "t.xml:10000: error: document has more than 10000 elements", "60000 elements");
     free(wide);
 }
 

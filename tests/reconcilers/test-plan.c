@@ -424,6 +424,13 @@ static void test_drift_perms(void)
     o->perms.mode = 0100644;       /* file type bits are not permissions */
     own(&w, "default", "a.raw");
     steady(&w, "default", "b.raw", PK_IMG_RAW, GiB);
+    /* poolkeeper left it 0600 owned by 107: someone changed it since. */
+    pk_owned *rec = (pk_owned *)pk_ownership_find(&w.own, "default", "a.raw");
+    rec->has_applied = true;
+    rec->applied_capacity = GiB;
+    rec->applied_mode = 0600;
+    rec->applied_uid = 107;
+    rec->applied_gid = -1;
     find_dpool(&w, "default")->vols[1]->target.perms.mode = 0644;   /* same as observed */
     pk_plan *p = plan(&w);
     is_actions(p, "vol.update default/a.raw", "perms drift");
@@ -438,6 +445,42 @@ static void test_drift_perms(void)
     is_actions(p, "!vol.update default/a.raw", "perms drift reported");
     tap_is_str(p->actions[0].blocked_why, "drift: report (policy)", "drift report: why");
     tap_ok(p->actions[0].drift, "drift report: flagged");
+    pk_plan_free(p);
+
+    /* The same difference, but poolkeeper never set 0600/107: the desired
+     * state changed, which is not drift and runs even under drift: report. */
+    rec->applied_mode = 0644;
+    rec->applied_uid = 0;
+    p = plan(&w);
+    is_actions(p, "vol.update default/a.raw", "a new desired mode under drift: report");
+    tap_ok(!p->actions[0].drift && !p->actions[0].blocked, "a wanted change is not drift");
+    pk_plan_free(p);
+
+    world_free(&w);
+}
+
+static void test_drift_resize(void)
+{
+    world w;
+    world_init(&w);
+    dpool(&w, "default", PK_POOL_DIR);
+    opool(&w, "default", PK_POOL_DIR, PK_POOL_RUNNING);
+    dvol(&w, "default", "a.raw", PK_IMG_RAW, 2 * GiB);
+    ovol(&w, "default", "a.raw", PK_IMG_RAW, GiB);
+    own(&w, "default", "a.raw");
+    pk_owned *rec = &w.own.items[w.own.n - 1];
+    rec->has_applied = true;
+    rec->applied_capacity = GiB;
+    rec->applied_mode = rec->applied_uid = rec->applied_gid = -1;
+    w.policy.drift = PK_DRIFT_REPORT;
+    pk_plan *p = plan(&w);
+    is_actions(p, "vol.resize default/a.raw", "a committed grow runs under drift: report");
+    tap_ok(!p->actions[0].drift, "a committed grow is not drift");
+    pk_plan_free(p);
+    rec->applied_capacity = 2 * GiB;   /* we made it 2 GiB; it is 1 GiB now */
+    p = plan(&w);
+    is_actions(p, "!vol.resize default/a.raw", "shrunk outside poolkeeper: reported only");
+    tap_ok(p->actions[0].drift, "changed outside poolkeeper: drift");
     pk_plan_free(p);
     world_free(&w);
 }
@@ -775,6 +818,104 @@ static void test_backing(void)
     world_free(&w);
 }
 
+/* File images: formats that are one on disk, sizes qemu rounds, options
+ * and backing stores that differ (notes, never actions), labels that do
+ * not apply, and backing stores outside every desired pool. */
+static void test_file_images(void)
+{
+    world w;
+    world_init(&w);
+    dpool(&w, "default", PK_POOL_DIR);
+    opool(&w, "default", PK_POOL_DIR, PK_POOL_RUNNING);
+    steady(&w, "default", "cd.iso", PK_IMG_ISO, GiB);
+    find_opool(&w, "default")->vols[0].format = PK_IMG_RAW;   /* an empty iso reads as raw */
+    dvol(&w, "default", "d.vhd", PK_IMG_VHD, GiB);
+    ovol(&w, "default", "d.vhd", PK_IMG_VPC, GiB);
+    own(&w, "default", "d.vhd");
+    dvol(&w, "default", "odd.qcow2", PK_IMG_QCOW2, 1000);
+    ovol(&w, "default", "odd.qcow2", PK_IMG_QCOW2, 1024);       /* qemu-img create: KiB */
+    own(&w, "default", "odd.qcow2");
+    dvol(&w, "default", "odd2.qcow2", PK_IMG_QCOW2, 1000);
+    ovol(&w, "default", "odd2.qcow2", PK_IMG_QCOW2, 1536);      /* neither rounding: a resize */
+    own(&w, "default", "odd2.qcow2");
+    dvol(&w, "default", "odd.raw", PK_IMG_RAW, 1000);
+    ovol(&w, "default", "odd.raw", PK_IMG_RAW, 1024);           /* raw is exact */
+    own(&w, "default", "odd.raw");
+    dvol(&w, "default", "sub", PK_IMG_DIR, 0);
+    ovol(&w, "default", "sub", PK_IMG_DIR, 4096)->type = PK_VOL_DIR;
+    own(&w, "default", "sub");
+    pk_vol *o = dvol(&w, "default", "opts.qcow2", PK_IMG_QCOW2, GiB);
+    o->target.compat = pk_strdup("1.1");
+    o->target.has_cluster_size = true;
+    o->target.cluster_size = 131072;
+    o->target.has_features = true;
+    o->target.lazy_refcounts = true;
+    o->target.perms.label = pk_strdup("system_u:object_r:virt_image_t:s0");
+    o->backing = PK_NEW(pk_backing_store);
+    o->backing->path = pk_strdup("/srv/default/cd.iso");
+    o->backing->format = PK_IMG_RAW;
+    o->backing->perms = no_perms();
+    pk_obs_vol *oo = ovol(&w, "default", "opts.qcow2", PK_IMG_QCOW2, GiB);
+    snprintf(oo->compat, sizeof(oo->compat), "0.10");
+    oo->cluster_size = 65536;
+    own(&w, "default", "opts.qcow2");
+    pk_plan *p = plan(&w);
+    is_actions(p, "!vol.resize default/odd.raw, !vol.resize default/odd2.qcow2",
+               "iso is raw, vhd is vpc, qemu's rounding, a directory's size: no change");
+    const char *notes[] = {
+        "volume 'default/opts.qcow2': compat is 0.10, desired 1.1; changing it is not supported (would need a new volume)",
+        "volume 'default/opts.qcow2': cluster size is 65536 bytes, desired 131072; changing it is not supported (would need a new volume)",
+        "volume 'default/opts.qcow2': features are lazy_refcounts=off extended_l2=off, desired lazy_refcounts=on extended_l2=off; changing them is not supported",
+        "volume 'default/opts.qcow2': backing store is 'none', desired '/srv/default/cd.iso'; it is not changed (would need qemu-img rebase)",
+        "volume 'default/opts.qcow2': label 'system_u:object_r:virt_image_t:s0' is not applicable: the file has no SELinux label (SELinux is not active)",
+    };
+    for (size_t i = 0; i < PK_NELEM(notes); i++) {
+        const pk_plan_note *n = find_note(p, notes[i]);
+        tap_ok(n && !n->error && strcmp(n->message, notes[i]) == 0, "note: %s", notes[i]);
+    }
+    tap_is_int((long long)p->n_notes, (long long)PK_NELEM(notes), "no other notes");
+    pk_plan_free(p);
+    world_free(&w);
+
+    /* a label the file has is compared and set */
+    world_init(&w);
+    dpool(&w, "default", PK_POOL_DIR);
+    opool(&w, "default", PK_POOL_DIR, PK_POOL_RUNNING);
+    dvol(&w, "default", "l.raw", PK_IMG_RAW, GiB)->target.perms.label = pk_strdup("a_t");
+    ovol(&w, "default", "l.raw", PK_IMG_RAW, GiB)->perms.label = pk_strdup("b_t");
+    own(&w, "default", "l.raw");
+    p = plan(&w);
+    is_actions(p, "vol.update default/l.raw", "a differing label: vol.update");
+    tap_is_str(p->actions[0].before, "label b_t", "label: before");
+    tap_is_str(p->actions[0].after, "label a_t", "label: after");
+    pk_plan_free(p);
+    world_free(&w);
+
+    /* backing stores: a desired volume, a file found in a desired pool, or refused */
+    world_init(&w);
+    dpool(&w, "default", PK_POOL_DIR);
+    opool(&w, "default", PK_POOL_DIR, PK_POOL_RUNNING);
+    ovol(&w, "default", "golden.raw", PK_IMG_RAW, GiB);   /* not desired, not ours */
+    const char *bases[] = { "/srv/default/golden.raw", "/srv/default/nothing.raw" };
+    const char *names[] = { "on-golden.qcow2", "on-nothing.qcow2" };
+    for (int i = 0; i < 2; i++) {
+        pk_vol *v = dvol(&w, "default", names[i], PK_IMG_QCOW2, GiB);
+        v->backing = PK_NEW(pk_backing_store);
+        v->backing->path = pk_strdup(bases[i]);
+        v->backing->format = PK_IMG_RAW;
+        v->backing->perms = no_perms();
+    }
+    p = plan(&w);
+    is_actions(p, "vol.create default/on-golden.qcow2, !vol.create default/on-nothing.qcow2",
+               "backing stores checked");
+    tap_is_str(p->actions[0].after, "qcow2 1 GiB on '/srv/default/golden.raw'", "create says what it is on");
+    tap_is_str(p->actions[1].blocked_why,
+               "backing store '/srv/default/nothing.raw' is not a volume of any desired pool "
+               "(declare a pool for its directory to allow it)", "an unknown backing store blocks");
+    pk_plan_free(p);
+    world_free(&w);
+}
+
 /* Same inputs, any input order: same plan, pools by name, then volumes by name. */
 static void test_deterministic(void)
 {
@@ -1095,6 +1236,7 @@ int main(void)
     test_unowned();
     test_replaced();
     test_drift_perms();
+    test_drift_resize();
     test_pool_missing();
     test_pool_stopped();
     test_pool_nonempty();
@@ -1105,6 +1247,7 @@ int main(void)
     test_observe_error();
     test_vol_observe_error();
     test_backing();
+    test_file_images();
     test_deterministic();
     test_pool_delete();
     test_registry_caps();

@@ -431,7 +431,43 @@ static void test_populated(void)
     tap_ok(j && jint(j, "state.locked_by.pid") == getpid(), "--json: state.locked_by.pid");
     json_object_put(j);
     result_clear(&r);
+
+    /* A suspension recorded in the store shows in the header. */
+    if (pk_store_suspend_set(s, true, "disk replacement in rack 4", &err) < 0) tap_bail("%s", fx_err(err));
+    r = run("status", "--state", db, NULL);
+    tap_ok(r.rc == 0 && strstr(r.out, "suspended since ") && strstr(r.out, "disk replacement in rack 4"),
+           "status shows a suspension and its reason");
+    result_clear(&r);
+    r = run("status", "--json", "--state", db, NULL);
+    j = parse_json(r.out);
+    tap_ok(j && pk_streq(jstr(j, "suspended.reason"), "disk replacement in rack 4"), "--json: suspended.reason");
+    json_object_put(j);
+    result_clear(&r);
+
+    /* A run whose process went away mid-action. */
+    int64_t run3 = 0;
+    pk_action a = { .kind = PK_ACT_VOL_CREATE, .pool = "default", .vol = "new.raw", .after = "raw 1 GiB" };
+    pk_journal_intent in = { 0, &a };
+    if (pk_store_run_begin(s, "4b1e2d3c4d5e6f708192a3b4c5d6e7f8091a2b3c", "main", &run3, &err) < 0 ||
+        pk_store_journal_intents(s, run3, &in, 1, &err) < 0)
+        tap_bail("%s", fx_err(err));
+    r = run("history", "last", "--state", db, NULL);
+    tap_ok(r.rc == 0 && strstr(r.out, "result:   running") && line_has(r.out, "0", "in progress"),
+           "history of a running run: its pending action is in progress");
+    result_clear(&r);
     pk_store_close(s);
+    s = NULL;
+    if (pk_store_open(db, PK_STORE_WRITE, &s, &err) < 0 || pk_store_lock(s, &err) < 0) tap_bail("%s", fx_err(err));
+    pk_store_close(s);
+    r = run("history", "last", "--state", db, NULL);
+    tap_ok(r.rc == 0 && strstr(r.out, "result:   interrupted") && strstr(r.out, "never (interrupted)") &&
+               line_has(r.out, "0", "unfinished") && strstr(r.out, "1 action: 1 unfinished"),
+           "after the next writer: interrupted, its action unfinished");
+    result_clear(&r);
+    r = run("status", "--state", db, NULL);
+    tap_ok(r.rc == 0 && line_has(r.out, "default/new.raw", "vol.create unfinished (run 3)"),
+           "status shows the unfinished intent as the last action");
+    result_clear(&r);
 }
 
 /* ---------- unreadable and old databases ---------- */

@@ -251,7 +251,7 @@ static void test_rules(void)
 
 int main(void)
 {
-    char *tmp = tap_tmpdir("store-lock");
+    _cleanup_free_ char *tmp = tap_tmpdir("store-lock");
     db = pk_asprintf("%s/state.db", tmp);
     pk_store *s = NULL;
     pk_err *err = NULL;

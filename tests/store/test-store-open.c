@@ -201,6 +201,11 @@ static void test_upgrade_from(int v)
     pk_store *s = NULL;
     tap_ok(pk_store_open(db, PK_STORE_READ, &s, &err) == 0, "v%d: READ opens it", v);
     if (s) check_v1_rows(s, v);
+    /* Its in-memory copy is no place to write to either. */
+    pk_err *werr = NULL;
+    tap_ok(s && pk_store_event_append(s, "drift", 0, "p", NULL, "x", NULL, NULL, &werr) < 0,
+           "v%d: the READ handle refuses writes, also to its upgraded copy", v);
+    pk_err_free(werr);
     pk_store_close(s);
     tap_ok(fx_unchanged(db, &before), "v%d: READ left the file unchanged", v);
     tap_is_int(file_pragma(db, "PRAGMA user_version"), v, "v%d: still at version %d", v, v);
@@ -263,6 +268,39 @@ static void test_upgrade_failure(void)
     tap_is_int(file_pragma(db, "SELECT count(*) FROM journal"), 1, "the rows are intact");
     tap_is_int(file_pragma(db, "SELECT count(*) FROM sqlite_master WHERE name = 'probe_cache'"), 0,
                "nothing of the failed step remains");
+    pk_err_free(err);
+}
+
+/* An older poolkeeper still running (holding the lock) keeps its schema. */
+static void test_upgrade_locked(void)
+{
+    _cleanup_free_ char *db = pk_asprintf("%s/busy-v1.db", tmp);
+    _cleanup_free_ char *lock = pk_asprintf("%s.lock", db);
+    pk_err *err = NULL;
+    if (pk_store_create_at_version(db, 1, &err) < 0) tap_bail("%s", fx_err(err));
+    /* The lock as any holder takes it: an OFD lock on PATH.lock naming it. */
+    int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+    if (fd < 0 || fcntl(fd, F_OFD_SETLK, &fl) < 0) tap_bail("cannot lock %s", lock);
+    dprintf(fd, "%d %lld\n", (int)getpid(), (long long)pk_now_ms());
+    fx_snapshot snap;
+    fx_snap(db, &snap);
+    pk_store *s = NULL;
+    tap_ok(pk_store_open(db, PK_STORE_WRITE, &s, &err) < 0, "no upgrade while another writer holds the lock");
+    char want[64];
+    snprintf(want, sizeof(want), "is locked by pid %d since ", (int)getpid());
+    tap_ok(has(err, "cannot upgrade state database") && has(err, want), "the error says who holds it");
+    tap_ok(fx_unchanged(db, &snap), "the file is unchanged");
+    _cleanup_free_ char *pattern = pk_asprintf("%s.schema*", db);
+    glob_t g;
+    tap_ok(glob(pattern, 0, NULL, &g) == GLOB_NOMATCH, "and no backup was made");
+    pk_err_free(err);
+    err = NULL;
+    close(fd);
+    tap_ok(pk_store_open(db, PK_STORE_WRITE, &s, &err) == 0 && pk_store_found_version(s) == 1,
+           "once it is gone, the upgrade runs");
+    pk_store_close(s);
+    fx_snap_clear(&snap);
     pk_err_free(err);
 }
 
@@ -405,7 +443,7 @@ static int ro_child(void *arg, FILE *out)
 
 static void test_read_only(void)
 {
-    char *base = tap_tmpdir("store-ro");
+    _cleanup_free_ char *base = tap_tmpdir("store-ro");
     chmod(base, 0755);
     _cleanup_free_ char *ro = pk_asprintf("%s/ro", base);
     _cleanup_free_ char *rw = pk_asprintf("%s/rw", base);
@@ -486,7 +524,7 @@ static int erofs_child(void *arg, FILE *out)
 
 static void test_read_only_fs(void)
 {
-    char *dir = tap_tmpdir("store-erofs");
+    _cleanup_free_ char *dir = tap_tmpdir("store-erofs");
     _cleanup_free_ char *out = NULL;
     int rc = fx_child(erofs_child, dir, &out);
     if (rc == 77) {
@@ -572,7 +610,7 @@ static int full_child(void *arg, FILE *out)
 
 static void test_full_disk(void)
 {
-    char *dir = tap_tmpdir("store-full");
+    _cleanup_free_ char *dir = tap_tmpdir("store-full");
     _cleanup_free_ char *out = NULL;
     int rc = fx_child(full_child, dir, &out);
     if (rc == 77) {
@@ -594,6 +632,7 @@ int main(void)
     test_empty_files();
     for (int v = 1; v < PK_STORE_SCHEMA_VERSION; v++) test_upgrade_from(v);
     test_upgrade_failure();
+    test_upgrade_locked();
     test_newer();
     test_corrupt();
     test_foreign();
