@@ -19,10 +19,19 @@ pk_observed *pk_observe_desired(pk_bctx *c, const pk_desired *d)
 char *pk_dumpxml_pool(const pk_pool *def, const pk_obs_pool *obs)
 {
     pk_pool live = *def;
+    pk_pool_device dev0;
     if (obs) {
         live.capacity = obs->capacity;
         live.allocation = obs->allocation;
         live.available = obs->available;
+        /* Free space of a disk pool, as libvirt's <freeExtent>s of its device. */
+        if (obs->n_free_extents && def->source.n_devices > 0) {
+            dev0 = def->source.devices[0];
+            dev0.free_extents = obs->free_extents;
+            dev0.n_free_extents = obs->n_free_extents;
+            live.source.devices = &dev0;
+            live.source.n_devices = 1;
+        }
     }
     return pk_pool_format(&live);
 }

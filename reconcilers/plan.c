@@ -696,7 +696,12 @@ static void plan_desired_pool(planner *pl, size_t rank, const pk_desired_pool *d
     a->dpool = pool;
     if (op->nonempty) {
         a->risk = PK_RISK_DESTRUCTIVE;
-        if (!pl->policy.allow_format)
+        /* A device probe says what is there ("it holds ext4 filesystem
+         * UUID ..."), which is what an operator needs to decide. */
+        if (!pl->policy.allow_format && op->probe)
+            block(a, "'%s' is not empty (%s): building over it needs policy allow_format",
+                  target ? target : pool->name, op->probe);
+        else if (!pl->policy.allow_format)
             block(a, "'%s' is not empty: building over it needs policy allow_format",
                   target ? target : pool->name);
         else
