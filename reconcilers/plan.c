@@ -564,6 +564,9 @@ static int plan_delete(planner *pl, size_t rank, const char *pool, pk_pool_type 
         block(a, "deleting needs policy prune");
     else
         a->allowed_by = "prune";
+    if (ov->n_snapshots)
+        add_note(pl, pool, ov->name, false, "deleting '%s/%s' also deletes its %u snapshot(s)",
+                 pool, ov->name, ov->n_snapshots);
     return id;
 }
 
@@ -1133,8 +1136,20 @@ static void finish(planner *pl)
 
 /* ---- entry points ---- */
 
-pk_plan *pk_plan_compute_inputs(const pk_plan_inputs *in)
+pk_plan *pk_plan_compute_inputs(const pk_plan_inputs *in_given)
 {
+    /* Lookups of ownership are binary searches; inputs built by hand may be
+     * in any order, so plan with a sorted shallow copy of them. */
+    pk_plan_inputs in_sorted = *in_given;
+    pk_ownership owned_sorted = { 0 };
+    if (in_given->owned && !pk_ownership_sorted(in_given->owned)) {
+        owned_sorted.n = in_given->owned->n;
+        owned_sorted.items = pk_calloc(owned_sorted.n, sizeof(*owned_sorted.items));
+        memcpy(owned_sorted.items, in_given->owned->items, owned_sorted.n * sizeof(*owned_sorted.items));
+        pk_ownership_sort(&owned_sorted);
+        in_sorted.owned = &owned_sorted;
+    }
+    const pk_plan_inputs *in = &in_sorted;
     const pk_desired *d = in->desired;
     planner pl = { .in = in };
     if (in->policy)
@@ -1176,6 +1191,7 @@ pk_plan *pk_plan_compute_inputs(const pk_plan_inputs *in)
     free(pl.edges);
     free(pl.removed_reason);
     free(pl.owned);
+    free(owned_sorted.items);   /* shallow: the strings belong to the caller */
     return pl.plan;
 }
 

@@ -36,9 +36,13 @@ typedef struct {
     int64_t applied_mode, applied_uid, applied_gid;   /* -1 unknown */
 } pk_owned;
 
+/* items are sorted by pool, then vol (NULL first), as the store returns
+ * them; pk_ownership_find relies on it (pk_ownership_sort otherwise). */
 typedef struct pk_ownership {
     pk_owned *items; size_t n;
 } pk_ownership;
+void pk_ownership_sort(pk_ownership *o);
+bool pk_ownership_sorted(const pk_ownership *o);
 void pk_ownership_free(pk_ownership *o);
 const pk_owned *pk_ownership_find(const pk_ownership *o, const char *pool, const char *vol);
 

@@ -24,7 +24,7 @@ void *pk_realloc(void *p, size_t n);
 char *pk_strdup(const char *s);          /* NULL -> NULL */
 char *pk_strndup(const char *s, size_t n);
 char *pk_asprintf(const char *fmt, ...) PK_PRINTF(1, 2);
-char *pk_vasprintf(const char *fmt, va_list ap);
+char *pk_vasprintf(const char *fmt, va_list ap) PK_PRINTF(1, 0);
 #define PK_NEW(type) ((type *)pk_calloc(1, sizeof(type)))
 /* Grow *arr (of *n elements) by one zeroed element; returns a pointer to it. */
 #define PK_APPEND(arr, n) \
@@ -102,7 +102,7 @@ void pk_buf_add(pk_buf *b, const char *s);
 void pk_buf_addn(pk_buf *b, const char *s, size_t n);
 void pk_buf_addc(pk_buf *b, char c);
 void pk_buf_addf(pk_buf *b, const char *fmt, ...) PK_PRINTF(2, 3);
-void pk_buf_vaddf(pk_buf *b, const char *fmt, va_list ap);
+void pk_buf_vaddf(pk_buf *b, const char *fmt, va_list ap) PK_PRINTF(2, 0);
 void pk_buf_indent(pk_buf *b, int n);  /* n spaces */
 /* Append s escaped for XML attribute values (' " & < >) / text (& < >). */
 void pk_buf_add_xml_attr(pk_buf *b, const char *s);

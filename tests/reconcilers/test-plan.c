@@ -425,6 +425,7 @@ static void test_drift_perms(void)
     own(&w, "default", "a.raw");
     steady(&w, "default", "b.raw", PK_IMG_RAW, GiB);
     /* poolkeeper left it 0600 owned by 107: someone changed it since. */
+    pk_ownership_sort(&w.own);
     pk_owned *rec = (pk_owned *)pk_ownership_find(&w.own, "default", "a.raw");
     rec->has_applied = true;
     rec->applied_capacity = GiB;
