@@ -15,8 +15,9 @@
  * Volumes. Every name is resolved under the pool's directory as an absolute
  * path inside the gluster volume (no chdir: one connection serves every
  * pool on the volume). Creation is atomic: the file is made complete under
- * PK_GLUSTER_TMP_PREFIX + name, then hard-linked to its name (which refuses
- * an existing one) and the temporary unlinked. Raw files are made here
+ * PK_GLUSTER_TMP_PREFIX + host + "." + name, then hard-linked to its name
+ * (which refuses an existing one) and the temporary unlinked; the next
+ * create of that volume on this host removes a temporary a crash left. Raw files are made here
  * (sparse with glfs_ftruncate, allocated with glfs_fallocate); qcow2 and
  * other image formats by qemu-img through its gluster:// protocol, which
  * this machine's qemu-img must support (Debian: qemu-block-extra). */
@@ -242,6 +243,24 @@ char *pk_gluster_url(const pk_pool *def, const char *name)
     }
     pk_buf_addf(&b, "/%s%s%s%s", def->source.name, d, slash ? "" : "/", name ? name : "");
     return pk_buf_steal(&b);
+}
+
+/* The temporary name of a volume being created: this host's, so that two
+ * hosts that declare the same shared pool never take each other's file for
+ * the remnant of a crash; a hash of the name when it would be too long. */
+static char *tmp_name(const char *name)
+{
+    char host[256] = "localhost";
+    if (gethostname(host, sizeof(host) - 1) == 0) {
+        host[sizeof(host) - 1] = '\0';
+        host[strcspn(host, ".")] = '\0';
+    }
+    char *t = pk_asprintf("%s%s.%s", PK_GLUSTER_TMP_PREFIX, host, name);
+    if (strlen(t) <= 255) return t;
+    free(t);
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) h = (h ^ *p) * 0x100000001b3ULL;
+    return pk_asprintf("%s%.64s.#%016llx", PK_GLUSTER_TMP_PREFIX, host, (unsigned long long)h);
 }
 
 static bool name_ok(const char *name)
@@ -528,7 +547,7 @@ static int gl_create_vol(pk_bctx *c PK_UNUSED, const pk_pool *def, const pk_vol 
     _cleanup_free_ char *dir = NULL;
     if (open_dir(def, &fs, &dir, err) < 0) return -1;
     _cleanup_free_ char *path = vol_path(dir, vol->name);
-    _cleanup_free_ char *tmp = pk_asprintf("%s%s", PK_GLUSTER_TMP_PREFIX, vol->name);
+    _cleanup_free_ char *tmp = tmp_name(vol->name);
     _cleanup_free_ char *tmp_path = vol_path(dir, tmp);
     _cleanup_free_ char *url = pk_gluster_url(def, vol->name);
     struct stat st;

@@ -262,7 +262,7 @@ static int check_devices(const pk_pool *def, const vg_info *v, pk_err **err)
 
 /* ---- logical volumes ---- */
 
-#define LV_FIELDS "lv_name,lv_uuid,lv_attr,lv_size,origin,pool_lv,data_percent,segtype,lv_time"
+#define LV_FIELDS "lv_name,lv_uuid,lv_attr,lv_size,origin,pool_lv,data_percent,segtype,lv_time,vg_extent_size"
 
 typedef struct {
     const char *name, *uuid, *attr, *origin, *pool_lv, *data_percent, *segtype, *time;
@@ -273,6 +273,7 @@ typedef struct {
     json_object *rows;
     lv_row *v;
     size_t n;
+    uint64_t extent;   /* the group's extent size; 0 when it has no LV */
 } lv_list;
 
 static void lv_list_clear(lv_list *l)
@@ -308,7 +309,8 @@ static int read_lvs(const char *vg, lv_list *out, pk_err **err)
             lv_list_clear(out);
             return pk_fail(err, "unexpected report of 'lvs': a row without lv_name, lv_uuid or lv_attr");
         }
-        if (field_u64(r, "lv_size", "lvs", &l->size, err) < 0) {
+        if (field_u64(r, "lv_size", "lvs", &l->size, err) < 0 ||
+            (out->n == 0 && field_u64(r, "vg_extent_size", "lvs", &out->extent, err) < 0)) {
             lv_list_clear(out);
             return -1;
         }
@@ -742,12 +744,10 @@ static int logical_create_vol(pk_bctx *c PK_UNUSED, const pk_pool *def, const pk
     _cleanup_free_ char *cap_k = kib(cap);
     _cleanup_free_ char *alloc_k = kib(alloc ? alloc : 1024);
     int ret = -1;
-    if (read_pvs(vg, &v, err) < 0) goto out;
-    if (!v.vg_found) {
-        pk_fail(err, "volume group '%s' does not exist", vg);
-        goto out;
-    }
     if (read_lvs(vg, &l, err) < 0) goto out;
+    /* an empty group's extent size is only in the pvs report */
+    if (l.n == 0 && read_pvs(vg, &v, err) < 0) goto out;
+    uint64_t extent = l.n ? l.extent : v.extent;
     if (lv_find(&l, vol->name)) {
         pk_fail(err, "logical volume '%s/%s' already exists", vg, vol->name);
         goto out;
@@ -766,8 +766,8 @@ static int logical_create_vol(pk_bctx *c PK_UNUSED, const pk_pool *def, const pk
          * allocation, when smaller, sizes the copy-on-write area. */
         pk_cmd_add_args(cmd, "--name", vol->name, "-L", alloc_k, "-s", vol->backing->path, "--yes", NULL);
     } else {
-        if (v.extent && cap % v.extent != 0) {
-            _cleanup_free_ char *ext = pk_human_bytes(v.extent);
+        if (extent && cap % extent != 0) {
+            _cleanup_free_ char *ext = pk_human_bytes(extent);
             pk_fail(err, "cannot create volume '%s': its capacity of %llu bytes is not a whole number of the volume group's %s extents",
                     vol->name, (unsigned long long)cap, ext);
             goto out;
@@ -826,13 +826,12 @@ static int logical_resize_vol(pk_bctx *c, const pk_pool *def, const pk_vol *vol 
     if (need_lvm(err) < 0 || check_vg(def, err) < 0 || check_lv_name(cur->name, err) < 0)
         return -1;
     const char *vg = vg_of(def);
-    vg_info v = { 0 };
     lv_list l = { 0 };
     _cleanup_free_ char *path = pk_asprintf("/dev/%s/%s", vg, cur->name);
     _cleanup_free_ char *lv = pk_asprintf("%s/%s", vg, cur->name);
     _cleanup_free_ char *size = kib(new_capacity);
     int ret = -1;
-    if (read_pvs(vg, &v, err) < 0 || read_lvs(vg, &l, err) < 0) goto out;
+    if (read_lvs(vg, &l, err) < 0) goto out;
     const lv_row *r = current_lv(def, &l, cur, err);
     if (!r) goto out;
     if (lv_is_snapshot(r)) {
@@ -840,8 +839,8 @@ static int logical_resize_vol(pk_bctx *c, const pk_pool *def, const pk_vol *vol 
                 vg, cur->name);
         goto out;
     }
-    if (v.extent && new_capacity % v.extent != 0) {
-        _cleanup_free_ char *ext = pk_human_bytes(v.extent);
+    if (l.extent && new_capacity % l.extent != 0) {
+        _cleanup_free_ char *ext = pk_human_bytes(l.extent);
         pk_fail(err, "cannot resize volume '%s/%s' to %llu bytes: not a whole number of the volume group's %s extents",
                 vg, cur->name, (unsigned long long)new_capacity, ext);
         goto out;
@@ -873,7 +872,6 @@ static int logical_resize_vol(pk_bctx *c, const pk_pool *def, const pk_vol *vol 
     }
     ret = observe_lv(def, cur->name, out, err);
 out:
-    vg_info_clear(&v);
     lv_list_clear(&l);
     return ret;
 }

@@ -33,6 +33,7 @@ typedef struct pk_obs_vol {
     bool lazy_refcounts;      /* qcow2 features */
     bool extended_l2;
     bool nocow;               /* FS_NOCOW_FL set (btrfs) */
+    unsigned n_snapshots;     /* rbd: snapshots of the image, deleted with it */
     int64_t mtime_ns;         /* for caching image probes */
     pk_timestamp atime, mtime, ctime, btime;
     char *error;              /* this volume could not be fully observed (not "absent") */

@@ -189,6 +189,10 @@ static int read_image(const pk_pool *def, rbd_image_t img, pk_obs_vol *v)
     struct timespec ts;
     if (rbd_get_create_timestamp(img, &ts) == 0 && ts.tv_sec > 0)
         v->btime = (pk_timestamp){ ts.tv_sec, ts.tv_nsec };
+    /* Counted for the plan: deleting the image deletes them too. A list
+     * of no room answers ERANGE with the room needed: count + terminator. */
+    int room = 0;
+    if (rbd_snap_list(img, NULL, &room) == -ERANGE && room > 1) v->n_snapshots = (unsigned)(room - 1);
     rbd_linked_image_spec_t parent;
     rbd_snap_spec_t psnap;
     if (rbd_get_parent(img, &parent, &psnap) == 0) {

@@ -65,7 +65,7 @@ static unsigned default_caps(pk_pool_type t)
     return b ? b->caps : 0;
 }
 
-static unsigned caps_of(planner *pl, pk_pool_type t)
+static unsigned caps_of(const planner *pl, pk_pool_type t)
 {
     return pl->in->caps_for ? pl->in->caps_for(t) : default_caps(t);
 }
@@ -841,7 +841,7 @@ static bool backing_is_pool_vol(const planner *pl, const char *path)
         }
         const pk_obs_pool *op = pl->in->observed ? pk_observed_find_pool(pl->in->observed, dp->pool->name)
                                                  : NULL;
-        bool snaps = caps_of((planner *)pl, dp->pool->type) & PK_CAP_SNAP_BACKING;
+        bool snaps = caps_of(pl, dp->pool->type) & PK_CAP_SNAP_BACKING;
         for (size_t k = 0; op && k < op->n_vols; k++) {
             const pk_obs_vol *ov = &op->vols[k];
             if (ov->error || !ov->path) continue;

@@ -134,6 +134,17 @@ is "$rc" 0 "prune apply succeeds"
 ok "full.raw deleted" test ! -e "$B/full.raw"
 is "$(brick %s foreign.raw)" 4096 "the foreign file is untouched"
 
+# ---- a crash just before the link: the next run finishes the job ---------
+vol_xml crash.raw 4 raw 0
+commit "crash.raw"
+PK_TEST_CRASH=vol.create.before-rename:1 pk apply --yes >/dev/null
+is "$?" 137 "killed just before the link"
+ok "the complete file waits under its temporary name" test -e "$B/.pk-tmp-$(hostname | cut -d. -f1).crash.raw"
+ok "nothing carries the volume's name" test ! -e "$B/crash.raw"
+pk apply --yes >/dev/null
+is "$(brick %s crash.raw)" $((4 * MiB)) "the next run creates it"
+ok "and removes the stale temporary" test -z "$(ls -A "$B" | grep '^\.pk-tmp')"
+
 # ---- a file replaced behind our back is not ours -------------------------
 "$GT" replace "/$TAG/sparse.raw"
 out=$(POOLKEEPER_PRUNE=true POOLKEEPER_ALLOW_SHRINK=true pk plan)

@@ -160,7 +160,7 @@ static void test_snap_paths(void)
  * mon is contacted: the pool points at a closed port it never reaches). */
 static void test_secret_errors(void)
 {
-    char *dir = tap_tmpdir("rbd-secrets");
+    _cleanup_free_ char *dir = tap_tmpdir("rbd-secrets");
     chmod(dir, 0700);
     pk_pool def = { .type = PK_POOL_RBD, .name = "ceph", .file = "pools/ceph.xml", .line = 1 };
     pk_pool_host host = { .name = "127.0.0.1", .port = 1 };

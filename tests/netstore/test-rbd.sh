@@ -40,12 +40,12 @@ commit() { tgit -C "$R" add -A && tgit -C "$R" commit -qm "$1" --allow-empty; }
 size_of() { rbdc info --format json "$P/$1" 2>/dev/null | grep -o '"size":[0-9]*' | cut -d: -f2; }
 has_image() { rbdc ls "$P" 2>/dev/null | grep -qx -- "$1"; }
 MiB=$((1 << 20))
-pool_xml() { # file name ceph-pool user secret-usage host port [extra]
+pool_xml() { # file name ceph-pool user secret-usage host port [extra-options [extra-host-xml]]
     cat >"$R/pools/$1.xml" <<XML
 <pool type='rbd' xmlns:rbd='http://libvirt.org/schemas/storagepool/rbd/1.0'>
   <name>$1</name>
   <source>
-    <name>$2</name>
+    <name>$2</name>${8:-}
     <host name='$5' port='$6'/>
     <auth type='ceph' username='$3'>
       <secret usage='$4'/>
@@ -78,7 +78,9 @@ KEY=$(admin auth get-or-create-key "client.$U" mon 'profile rbd' osd "profile rb
       mgr "profile rbd pool=$P") || { echo "Bail out! cannot create client.$U"; exit 1; }
 printf '%s\n' "$KEY" | secret_file "$SEC" "usage:ceph-$TAG"
 
-pool_xml ceph "$P" "$U" "ceph-$TAG" "$CEPH_MON_HOST" "$CEPH_MON_PORT"
+# Two monitors, the first one down: the pool works through the other.
+pool_xml ceph "$P" "$U" "ceph-$TAG" "$CEPH_MON_HOST" "$CEPH_MON_PORT" "" "
+    <host name='127.0.0.1' port='1'/>"
 vol_xml ceph a 64
 vol_xml ceph b 32
 vol_xml ceph c 16
@@ -87,7 +89,7 @@ commit "three images"
 
 # ---- create three images through the real binary --------------------------
 out=$(pk plan); rc=$?
-is "$rc" 0 "plan against the cluster succeeds"
+is "$rc" 0 "plan against the cluster succeeds (one of its two monitors down)"
 like "$out" 'Plan: 3 to create\.' "plan creates the three images"
 ok "plan created nothing" test -z "$(rbdc ls "$P")"
 out=$(pk apply --yes); rc=$?
@@ -129,7 +131,9 @@ is "$(size_of b)" $((16 * MiB)) "shrink applied under allow_shrink"
 rbdc snap create "$P/b@keep" >/dev/null 2>&1
 git -C "$R" rm -q pools/ceph/b.xml
 commit "remove b"
-like "$(pk plan)" '! vol\.delete +ceph/b.*prune' "delete blocked without prune"
+out=$(pk plan)
+like "$out" '! vol\.delete +ceph/b.*prune' "delete blocked without prune"
+like "$out" "note: deleting 'ceph/b' also deletes its 1 snapshot\(s\)" "the plan says the snapshot goes with it"
 pk apply --yes >/dev/null
 ok "blocked delete left the image" has_image b
 # (one of three owned volumes is more than max_delete_percent allows)
@@ -162,6 +166,28 @@ is "$rc" 0 "clone created"
 like "$(rbdc info "$P/vm1")" "parent: $P/golden@v1" "vm1 is a clone of golden@v1"
 is "$(size_of vm1)" $((32 * MiB)) "the clone was grown to its capacity"
 like "$(pk dumpxml vol ceph vm1)" "<backingStore>" "the clone shows its parent as backing store"
+
+# ---- crashes: before the rename, and after the image is made -------------
+host=$(hostname | cut -d. -f1)
+vol_xml ceph crash1 8
+commit "crash1"
+PK_TEST_CRASH=vol.create.before-rename:1 pk apply --yes >/dev/null
+is "$?" 137 "killed just before the rename"
+ok "the complete image waits under its temporary name" eval "rbdc ls '$P' | grep -qxF '.pk-tmp-$host.crash1'"
+ok "nothing carries the volume's name" eval '! has_image crash1'
+like "$(pk plan)" '\+ vol\.create +ceph/crash1' "the temporary is not taken for the volume"
+pk apply --yes >/dev/null
+ok "the next run creates it" has_image crash1
+is "$(rbdc ls "$P" | grep -c '^\.pk-tmp')" 0 "and the stale temporary is gone"
+vol_xml ceph crash2 8
+commit "crash2"
+PK_TEST_CRASH=op:1 pk apply --yes >/dev/null
+is "$?" 137 "killed after the image was made, before its result was journaled"
+ok "the image exists" has_image crash2
+out=$(pk apply --yes)
+like "$out" 'vol\.create crash2: completed before run [0-9]+ was interrupted' "the next run recognises it by its creation time"
+unlike "$out" 'vol\.create +ceph/crash2' "and does not create it again"
+is "$(sqlite3 "$S" "select how from ownership where pool = 'ceph' and vol = 'crash2'")" created "and owns it"
 
 # ---- identity: an image replaced behind our back is not ours --------------
 rbdc rm "$P/a" >/dev/null 2>&1
