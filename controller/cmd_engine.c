@@ -287,6 +287,10 @@ static int apply_session(const pk_cli_opts *opts, const char *saved, bool yes, b
                r.stats.blocked);
     fflush(stdout);
     if (rc) pk_engine_event_failed(&e, run, errs ? errs : r.notes);
+    /* Exit 0 says the storage is as planned: an interrupted apply is not. */
+    if (r.interrupted)
+        pk_fail(&errs, "apply interrupted: %zu of %zu actions did not run; the next apply or run does what is still needed",
+                r.changes - r.stats.done - r.stats.failed - r.stats.skipped, r.changes);
     /* Action failures were shown as they happened, planning errors in the
      * plan; store errors were not. */
     pk_err *shown = NULL;
@@ -501,9 +505,15 @@ const pk_command pk_command_apply = {
     "  --allow-mass-delete         lift the max_delete_percent guard for this run\n"
     "  --json                      print the plan as JSON before applying\n"
     "\n"
+    "On a terminal, a progress line on standard error follows the observation\n"
+    "and the actions (not with -q, nor when standard error is not a terminal).\n"
+    "SIGINT or SIGTERM lets the action in progress finish and stops there; the\n"
+    "run is recorded as interrupted and the next apply or run finishes it.\n"
+    "\n"
     "Exit status: 0 when every allowed action succeeded (blocked ones are\n"
     "reported, not errors); 1 on any failure, an invalid desired state, a pool\n"
-    "that could not be observed, or when another process holds the lock.\n",
+    "that could not be observed, an interrupted apply, or when another process\n"
+    "holds the lock (for instance a running 'poolkeeper run').\n",
     cmd_apply,
 };
 

@@ -311,11 +311,6 @@ static pk_run_result cycle(service *sv)
 
 /* ---- reload ---- */
 
-static bool same_str(const char *a, const char *b)
-{
-    return pk_streq(a, b);
-}
-
 /* Read the configuration again. Everything that can fail is prepared
  * first; only then is the running configuration replaced. */
 static void reload(service *sv)
@@ -326,12 +321,12 @@ static void reload(service *sv)
     pk_metrics_server *server = NULL;
     pk_notifier *notifier = NULL;
     if (pk_settings_load(sv->o->cli, &ns, &errs) < 0) goto refuse;
-    bool new_state = !same_str(ns.state, sv->e.settings.state);
+    bool new_state = !pk_streq(ns.state, sv->e.settings.state);
     if (new_state && (pk_store_open(ns.state, PK_STORE_WRITE, &store, &errs) < 0 ||
                       pk_store_lock(store, &errs) < 0))
         goto undo;
     /* The old server holds its port: a listener on the same address is kept. */
-    bool new_listen = !same_str(ns.metrics_listen, sv->e.settings.metrics_listen);
+    bool new_listen = !pk_streq(ns.metrics_listen, sv->e.settings.metrics_listen);
     if (new_listen && ns.metrics_listen && pk_metrics_serve(sv->metrics, ns.metrics_listen, &server, &errs) < 0)
         goto undo;
     if (start_notifier(sv, &ns, &notifier, &errs) < 0) goto undo;

@@ -27,7 +27,7 @@ make_repo() { # dir pooldir n
     printf "<pool type='dir'><name>p</name><target><path>%s</path></target></pool>\n" "$p" >"$r/pools/p.xml"
     local i
     for ((i = 0; i < n; i++)); do
-        printf "<volume><name>v%06d.raw</name><capacity unit='KiB'>64</capacity></volume>\n" "$i" \
+        printf "<volume><name>v%06d.raw</name><capacity unit='KiB'>64</capacity><allocation>0</allocation></volume>\n" "$i" \
             >"$r/pools/p/v$(printf %06d "$i").raw.xml"
     done
     tgit -C "$r" add -A

@@ -103,6 +103,7 @@ ok "and creates nothing" test ! -e "$P/d.raw"
 like "$(tail -5 "$T/once.log")" 'suspended since .*disk swap.*applying nothing' "its log says why"
 out=$("$PK" suspend --config "$T/correct.yaml" 2>&1)
 like "$out" 'already suspended .*disk swap' "suspending twice says it already is"
+like "$(status)" 'suspended since .*: disk swap' "status shows the suspension and its reason"
 
 L=$T/service.log
 start_service "$L" --config "$T/correct.yaml"
