@@ -92,6 +92,9 @@ int pk_engine_open(pk_engine *e, const pk_cli_opts *opts, unsigned flags, pk_err
 {
     memset(e, 0, sizeof(*e));
     if (pk_settings_load(opts, &e->settings, errs) < 0) return -1;
+    /* log.format / log.level of the file and POOLKEEPER_LOG_* (flags were
+     * already folded into the settings). */
+    pk_log_setup(e->settings.log_level, e->settings.log_format);
     if (pk_engine_load(e, errs) < 0) return -1;
     return pk_engine_open_store(e, flags, errs);
 }
