@@ -351,8 +351,6 @@ int pk_apply_recover(pk_store *s, const pk_observed *observed, int64_t run, pk_e
                 res.state = PK_JOURNAL_DONE;
                 res.own = PK_OWN_TAKE_CREATED;
                 res.vol_row = ov;
-                msg = pk_asprintf("completed before run %lld was interrupted; settled by run %lld",
-                                  (long long)e->run, (long long)run);
             }
             break;
         case PK_ACT_VOL_DELETE:
@@ -360,8 +358,6 @@ int pk_apply_recover(pk_store *s, const pk_observed *observed, int64_t run, pk_e
                 res.state = PK_JOURNAL_DONE;
                 res.own = PK_OWN_RELEASE;
                 res.vol_gone = true;
-                msg = pk_asprintf("completed before run %lld was interrupted; settled by run %lld",
-                                  (long long)e->run, (long long)run);
             }
             break;
         case PK_ACT_POOL_BUILD:
@@ -369,14 +365,15 @@ int pk_apply_recover(pk_store *s, const pk_observed *observed, int64_t run, pk_e
                 res.state = PK_JOURNAL_DONE;
                 res.own = PK_OWN_TAKE_CREATED;
                 res.pool_row = op;
-                msg = pk_asprintf("completed before run %lld was interrupted; settled by run %lld",
-                                  (long long)e->run, (long long)run);
             }
             break;
         default:
             break;
         }
-        if (!msg)
+        if (res.state == PK_JOURNAL_DONE)
+            msg = pk_asprintf("completed before run %lld was interrupted; settled by run %lld",
+                              (long long)e->run, (long long)run);
+        else
             msg = pk_asprintf("interrupted; the next plan redoes what is still needed (run %lld)",
                               (long long)run);
         res.error = res.state == PK_JOURNAL_DONE ? NULL : msg;
