@@ -24,7 +24,9 @@
  * <backingStore> naming an LV of the group makes an LVM snapshot of it. A
  * snapshot's capacity is its origin's, so neither kind can be resized.
  * Capacities must be whole extents: LVM would round them up, and the
- * rounded size would differ from the desired one on every later plan. */
+ * rounded size would differ from the desired one on every later plan.
+ * Owner and mode from the XML go on the LV's device node (as libvirt does;
+ * udev remakes the node on activation, and the next plan puts them back). */
 #include "logical.h"
 #include "blkprobe.h"
 #include "mount.h"
@@ -688,6 +690,27 @@ out:
 
 /* ---- volumes ---- */
 
+/* Owner and mode of the LV's device node, as libvirt sets them after
+ * lvcreate (udev makes the node anew on each activation, with its own
+ * rules: this lasts until then). Fields the XML leaves out stay. */
+static int apply_node_perms(const pk_pool *def, const char *name, const pk_perms *p, pk_err **err)
+{
+    if (p->mode < 0 && p->uid < 0 && p->gid < 0) return 0;
+    _cleanup_free_ char *link = pk_asprintf("/dev/%s/%s", vg_of(def), name);
+    _cleanup_close_ int fd = open(link, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return pk_fail_errno(err, errno, "cannot open '%s' (is the logical volume active?)", link);
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISBLK(st.st_mode))
+        return pk_fail(err, "'%s' is not a block device", link);
+    if ((p->uid >= 0 || p->gid >= 0) &&
+        fchown(fd, p->uid >= 0 ? (uid_t)p->uid : (uid_t)-1, p->gid >= 0 ? (gid_t)p->gid : (gid_t)-1) < 0)
+        return pk_fail_errno(err, errno, "cannot change the owner of '%s'", link);
+    if (p->mode >= 0 && fchmod(fd, (mode_t)p->mode) < 0)
+        return pk_fail_errno(err, errno, "cannot change the mode of '%s'", link);
+    return 0;
+}
+
 /* libvirt's size arguments: KiB, rounded up. */
 static char *kib(uint64_t bytes)
 {
@@ -794,6 +817,7 @@ static int logical_create_vol(pk_bctx *c PK_UNUSED, const pk_pool *def, const pk
         pk_wrap(err, "cannot create logical volume '%s/%s'", vg, vol->name);
         goto out;
     }
+    if (apply_node_perms(def, vol->name, &vol->target.perms, err) < 0) goto out;
     ret = observe_lv(def, vol->name, out, err);
 out:
     pk_cmd_free(cmd);
@@ -876,6 +900,23 @@ out:
     return ret;
 }
 
+static int logical_update_vol(pk_bctx *c PK_UNUSED, const pk_pool *def, const pk_vol *vol,
+                              const pk_obs_vol *cur, pk_obs_vol *out, pk_err **err)
+{
+    if (need_lvm(err) < 0 || check_vg(def, err) < 0 || check_lv_name(cur->name, err) < 0)
+        return -1;
+    lv_list l = { 0 };
+    int ret = -1;
+    if (read_lvs(vg_of(def), &l, err) < 0) goto out;
+    if (!current_lv(def, &l, cur, err) ||
+        apply_node_perms(def, cur->name, &vol->target.perms, err) < 0)
+        goto out;
+    ret = observe_lv(def, cur->name, out, err);
+out:
+    lv_list_clear(&l);
+    return ret;
+}
+
 static int logical_delete_vol(pk_bctx *c PK_UNUSED, const pk_pool *def, const pk_obs_vol *cur,
                               pk_err **err)
 {
@@ -912,7 +953,8 @@ out:
 const pk_backend pk_backend_logical = {
     .type = PK_POOL_LOGICAL,
     .caps = PK_CAP_BUILD | PK_CAP_START | PK_CAP_DELETE_POOL | PK_CAP_CREATE_VOL |
-            PK_CAP_RESIZE_VOL | PK_CAP_SHRINK_VOL | PK_CAP_DELETE_VOL | PK_CAP_BACKING,
+            PK_CAP_RESIZE_VOL | PK_CAP_SHRINK_VOL | PK_CAP_UPDATE_VOL | PK_CAP_DELETE_VOL |
+            PK_CAP_BACKING,
     .observe_pool = logical_observe_pool,
     .observe_vols = logical_observe_vols,
     .build = logical_build,
@@ -921,5 +963,6 @@ const pk_backend pk_backend_logical = {
     .delete_pool = logical_delete_pool,
     .create_vol = logical_create_vol,
     .resize_vol = logical_resize_vol,
+    .update_vol = logical_update_vol,
     .delete_vol = logical_delete_vol,
 };

@@ -58,6 +58,7 @@ static char *lvs_plus(const char *base, const char *name, const char *uuid, cons
         { "lv_name", name }, { "lv_uuid", uuid }, { "lv_attr", attr }, { "lv_size", size },
         { "origin", origin }, { "pool_lv", pool_lv }, { "data_percent", "" },
         { "segtype", "linear" }, { "lv_time", "2026-11-27 00:10:00 +0000" },
+        { "vg_extent_size", "4194304" },
     };
     for (size_t i = 0; i < PK_NELEM(kv); i++)
         json_object_object_add(row, kv[i][0], json_object_new_string(kv[i][1]));
@@ -140,11 +141,11 @@ static void test_observe(void)
                "pv_name,pv_uuid,vg_name,vg_uuid,vg_size,vg_free,vg_extent_size",
                "one pvs report: the PVs, their groups and the group's numbers");
     tap_is_str(fc_cmd(1), "lvs --reportformat json --units b --nosuffix -o "
-               "lv_name,lv_uuid,lv_attr,lv_size,origin,pool_lv,data_percent,segtype,lv_time -a pkvg",
+               "lv_name,lv_uuid,lv_attr,lv_size,origin,pool_lv,data_percent,segtype,lv_time,vg_extent_size -a pkvg",
                "one lvs report of the group, hidden LVs included");
     tap_is_int((long long)fc_count(), 2, "and no other command");
     tap_is_int(o.state, PK_POOL_RUNNING, "active LVs: running");
-    tap_is_str(o.identity, "pZsdzJ-qcND-1ZtO-UnhZ-SvTk-rvx2-M5aj3q", "pool identity is the VG UUID");
+    tap_is_str(o.identity, "lwDIcd-oejn-ffpe-j0pg-1Wzr-tXNL-YOEJNC", "pool identity is the VG UUID");
     tap_is_int((long long)o.capacity, 260046848, "capacity is vg_size");
     tap_is_int((long long)o.available, 180355072, "available is vg_free");
     tap_is_int((long long)(o.capacity - o.allocation), (long long)o.available, "allocation is the rest");
@@ -153,14 +154,14 @@ static void test_observe(void)
     const pk_obs_vol *v = find_vol(&o, "thick");
     if (tap_ok(v != NULL, "thick LV listed")) {
         tap_is_str(v->path, "/dev/pkvg/thick", "path is TARGET/NAME");
-        tap_is_str(v->key, "v0r4sH-v31e-9f38-fcGZ-X2fh-bZD2-F7yMQk", "key is the LV UUID (libvirt)");
+        tap_is_str(v->key, "XBr7kb-RziI-908X-pgOe-0nDf-nUzA-gzdQ6A", "key is the LV UUID (libvirt)");
         tap_is_str(v->identity, v->key, "identity is the LV UUID");
         tap_is_int(v->type, PK_VOL_BLOCK, "block volume");
         tap_is_int((long long)v->capacity, 16777216, "capacity of a thick LV is its size");
         tap_is_int((long long)v->allocation, 16777216, "and so is its allocation");
-        struct tm tm = { .tm_year = 2026 - 1900, .tm_mon = 10, .tm_mday = 27, .tm_min = 6, .tm_sec = 9 };
+        struct tm tm = { .tm_year = 2026 - 1900, .tm_mon = 10, .tm_mday = 27, .tm_min = 57, .tm_sec = 14 };
         tap_is_int((long long)v->btime.sec, (long long)timegm(&tm),
-                   "creation time from lv_time (2026-11-27 00:06:09 +0000)");
+                   "creation time from lv_time (2026-11-27 00:57:14 +0000)");
         tap_ok(v->backing_path == NULL, "no backing store");
     }
     v = find_vol(&o, "sparse");
@@ -434,7 +435,7 @@ static void test_resize_delete(void)
     _cleanup_free_ char *e8 = errstr(e);
     e = NULL;
     tap_ok(r == 0, "delete a snapshot %s", e8);
-    tap_is_str(fc_find("lvremove"), "lvremove -f --select lv_uuid=v4JugQ-ps8n-ZL7d-ZThN-MOAh-XzES-YCzwvG pkvg",
+    tap_is_str(fc_find("lvremove"), "lvremove -f --select lv_uuid=VWEJGs-qvef-WSiE-mFAq-di4J-3iJY-jPsYwB pkvg",
                "lvremove selects the LV by its UUID");
     fc_start();
     fc_reply("lvs", 0, lvs_all, "");

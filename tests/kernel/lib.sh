@@ -24,14 +24,17 @@ pool_file() { echo "$R/pools/$1.xml"; }
 write_pool() { mkdir -p "$R/pools/$1"; cat > "$R/pools/$1.xml"; }
 write_vol() { mkdir -p "$R/pools/$1"; cat > "$R/pools/$1/$2.xml"; }
 pool_op() { "$POOL_OP" "$@"; }
-# obs POOL FIELD: a line of pool-op's observation ("state", "capacity", ...)
-obs() { pool_op "$(pool_file "$1")" observe 2>&1 | awk -v f="$2" '$1 == f { $1 = ""; sub(/^ /, ""); print }'; }
-# obs_vol POOL VOL KEY: a key=value of a volume in pool-op's observation
+# observe POOL: what the backend observes now (pool-op observe), kept in
+# $OBS for the readers below: obs FIELD ("state", "capacity", "identity"),
+# obs_vol VOL KEY (a key=value of a volume line), vol_names.
+OBS=
+observe() { OBS=$(pool_op "$(pool_file "$1")" observe 2>&1); }
+obs() { printf '%s\n' "$OBS" | awk -v f="$1" '$1 == f { $1 = ""; sub(/^ /, ""); print }'; }
 obs_vol() {
-    pool_op "$(pool_file "$1")" observe 2>/dev/null |
-        awk -v v="$2" -v k="$3" '$1 == "vol" && $2 == v { for (i = 3; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) { sub(/^[^=]*=/, "", $i); print $i } } }'
+    printf '%s\n' "$OBS" |
+        awk -v v="$1" -v k="$2" '$1 == "vol" && $2 == v { for (i = 3; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) { sub(/^[^=]*=/, "", $i); print $i } } }'
 }
-vol_names() { pool_op "$(pool_file "$1")" observe 2>/dev/null | awk '$1 == "vol" { print $2 }' | tr '\n' ' ' | sed 's/ $//'; }
+vol_names() { printf '%s\n' "$OBS" | awk '$1 == "vol" { print $2 }' | tr '\n' ' ' | sed 's/ $//'; }
 # wait_for SECONDS CMD...: poll every 0.2 s
 wait_for() {
     local t=$1; shift

@@ -5,7 +5,11 @@
 # grow, shrink blocked / refused while mounted / allowed, delete with prune,
 # stop and start, a volume group poolkeeper does not own left alone, and
 # the pool deleted (pool-op: the engine plans that only for removed pools).
+# Under TCG every LVM command costs seconds: the steps are few and big.
 . "$PK_TEST_DATA/kernel/lib.sh"
+# LVM makes its own /dev nodes instead of waiting for udev (much faster
+# here); poolkeeper passes the variable on to the LVM tools it runs.
+export DM_DISABLE_UDEV=1
 
 loops=()
 cleanup() {
@@ -21,7 +25,15 @@ for i in 0 1 2; do
 done
 A=${loops[0]} B=${loops[1]} C=${loops[2]}
 diag "disks: $A $B (pool), $C (a group poolkeeper does not own)"
-lv() { lvs --noheadings --units b --nosuffix -o "$2" "pkvg/$1" 2>/dev/null | tr -d ' '; }
+# One lvs report per step; lv NAME FIELD reads it.
+LVS=
+snap_lvs() { LVS=$(lvs -a --noheadings --units b --nosuffix --separator '|' \
+                   -o lv_name,lv_attr,lv_size,origin,pool_lv,lv_uuid "${1:-pkvg}" 2>/dev/null | tr -d ' '); }
+lv() {
+    local col
+    case $2 in attr) col=2 ;; size) col=3 ;; origin) col=4 ;; pool) col=5 ;; uuid) col=6 ;; esac
+    printf '%s\n' "$LVS" | awk -F'|' -v n="$1" -v c="$col" '$1 == n { print $c }'
+}
 
 write_pool vg1 <<XML
 <pool type='logical'>
@@ -54,95 +66,98 @@ vol sparse 64 4
 commit "a group on two disks, thick and sparse volumes"
 
 # ---- build and create ------------------------------------------------------
-out=$(pk plan 2>&1)
-like "$out" '\+ pool\.build +vg1' "plan builds the volume group"
-like "$out" 'vol\.create +vg1/sparse' "and creates the volumes"
 out=$(pk apply --yes 2>&1); rc=$?
-is "$rc" 0 "apply succeeds"
-diag "$out"
+is "$rc" 0 "apply on two empty disks succeeds"
+like "$out" '\+ pool\.build +vg1 \(logical\)' "it builds the volume group"
+like "$out" 'Apply complete: 5 done, 0 failed' "and creates three volumes"
+snap_lvs
 is "$(vgs --noheadings -o pv_count pkvg | tr -d ' ')" 2 "volume group pkvg on both disks"
-is "$(lv thick lv_size)" 16777216 "thick LV of 16 MiB"
-is "$(lv thick lv_attr | cut -c1,5)" "-a" "an ordinary, active LV"
+is "$(lv thick size)" 16777216 "thick LV of 16 MiB"
+is "$(lv thick attr | cut -c1,5)" "-a" "an ordinary, active LV"
 is "$(lv sparse origin)" "[sparse_vorigin]" "sparse volume: libvirt's snapshot of the zero target"
-is "$(lv sparse lv_size)" 4194304 "with its 4 MiB allocation as COW area"
-ok "its device exists" test -b /dev/pkvg/sparse
-is "$(blockdev --getsize64 /dev/pkvg/sparse)" 67108864 "and is 64 MiB big"
-pk plan --detailed-exitcode >/dev/null 2>&1
-is "$?" 0 "a second plan has nothing to do (sizes round-trip exactly)"
-out=$(pk dumpxml vol vg1 thick 2>&1)
-like "$out" "<key>$(lv thick lv_uuid)</key>" "dumpxml: the key is the LV UUID"
+is "$(lv sparse size)" 4194304 "with its 4 MiB allocation as copy-on-write area"
+is "$(blockdev --getsize64 /dev/pkvg/sparse 2>&1)" 67108864 "and a 64 MiB device"
+diag "$(date +%T) built"
 
-# ---- thin (the operator made a thin pool) and a snapshot as backing store --
+# ---- thin (the operator made a thin pool), a snapshot, grow ------------------
 lvcreate -q -y --type thin-pool -L 16M -n tpool pkvg >/dev/null 2>&1
 printf 'before the snapshot' | dd of=/dev/pkvg/base conv=notrunc status=none
 vol thin 32 0
 vol snap 8 "" /dev/pkvg/base
-commit "a thin volume and a snapshot"
+vol thick 32
+write_vol vg1 base <<XML
+<volume>
+  <name>base</name>
+  <capacity unit='MiB'>8</capacity>
+  <target><permissions><mode>0640</mode><owner>0</owner><group>0</group></permissions></target>
+</volume>
+XML
+commit "a thin volume, a snapshot, thick grown, base's mode"
 out=$(pk apply --yes 2>&1); rc=$?
-is "$rc" 0 "apply creates the thin volume and the snapshot"
-diag "$out"
-is "$(lv thin lv_attr | cut -c1)" "V" "sparse volume in a group with one thin pool: a thin LV"
-is "$(lv thin pool_lv)" "tpool" "in that thin pool"
-is "$(lv thin lv_size)" 33554432 "of 32 MiB"
+is "$rc" 0 "apply creates the thin volume and the snapshot and grows thick"
+like "$out" '~ vol\.resize +vg1/thick +16 MiB -> 32 MiB' "grow planned as vol.resize"
+snap_lvs
+is "$(lv thin attr | cut -c1)" "V" "sparse volume in a group with one thin pool: a thin LV"
+is "$(lv thin pool)" "tpool" "in that thin pool"
+is "$(lv thin size)" 33554432 "of 32 MiB"
 is "$(lv snap origin)" "base" "the backing store made an LVM snapshot of base"
 printf 'after the snapshot!' | dd of=/dev/pkvg/base conv=notrunc status=none
 is "$(head -c 19 /dev/pkvg/snap)" "before the snapshot" "the snapshot keeps what base held"
-is "$(lv tpool lv_attr | cut -c1)" "t" "the operator's thin pool is untouched"
+is "$(lv thick size)" 33554432 "thick grown to 32 MiB"
+is "$(lv tpool attr | cut -c1)" "t" "the operator's thin pool is untouched"
+like "$out" 'vol\.update +vg1/base .*-> mode 0640' "owner and mode planned as vol.update"
+is "$(stat -L -c '%a %u:%g' /dev/pkvg/base)" "640 0:0" "and set on the LV's device node"
+out=$(pk dumpxml vol vg1 thick 2>&1)
+like "$out" "<key>$(lv thick uuid)</key>" "dumpxml: the key is the LV UUID"
 pk plan --detailed-exitcode >/dev/null 2>&1
-is "$?" 0 "nothing left to do"
+is "$?" 0 "a second plan has nothing to do (sizes round-trip exactly)"
+diag "$(date +%T) thin, snapshot, grow"
 
-# ---- grow, shrink ----------------------------------------------------------
-vol thick 32
-commit "grow thick"
-out=$(pk plan 2>&1)
-like "$out" '~ vol\.resize +vg1/thick +16 MiB -> 32 MiB' "grow planned"
-pk apply --yes >/dev/null 2>&1
-is "$(lv thick lv_size)" 33554432 "thick grown to 32 MiB"
-
+# ---- shrink and delete: blocked, refused while mounted, allowed -------------
 mkfs.ext4 -q /dev/pkvg/thick
 mkdir -p /mnt/pk-thick
 mount /dev/pkvg/thick /mnt/pk-thick
 vol thick 16
-commit "shrink thick"
-out=$(pk plan 2>&1)
+tgit -C "$R" rm -q pools/vg1/sparse.xml
+commit "shrink thick, drop sparse"
+out=$(pk apply --yes 2>&1); rc=$?
+is "$rc" 0 "apply with only blocked actions succeeds"
 like "$out" '! vol\.resize +vg1/thick.*allow_shrink' "shrink blocked without allow_shrink"
-pk apply --yes >/dev/null 2>&1
-is "$(lv thick lv_size)" 33554432 "blocked: size unchanged"
-out=$(POOLKEEPER_ALLOW_SHRINK=true pk apply --yes 2>&1); rc=$?
-is "$rc" 1 "allowed, but the LV holds a mounted filesystem: the action fails"
+like "$out" '! vol\.delete +vg1/sparse.*prune' "deletion blocked without prune"
+snap_lvs
+is "$(lv thick size)" 33554432 "blocked: size unchanged"
+ok "blocked: sparse still there" test -n "$(lv sparse size)"
+out=$(POOLKEEPER_ALLOW_SHRINK=true POOLKEEPER_PRUNE=true pk apply --yes 2>&1); rc=$?
+is "$rc" 1 "allowed, but thick holds a mounted filesystem: that action fails"
 like "$out" "refusing to shrink '/dev/pkvg/thick': it is mounted on '/mnt/pk-thick'" "and says why"
-is "$(lv thick lv_size)" 33554432 "the mounted filesystem's LV is not shrunk"
+snap_lvs
+is "$(lv thick size)" 33554432 "the mounted filesystem's LV is not shrunk"
+ok "prune deleted sparse" test -z "$(lv sparse size)"
+ok "its hidden zero origin went with it" test -z "$(lv '[sparse_vorigin]' size)"
 umount /mnt/pk-thick
 out=$(POOLKEEPER_ALLOW_SHRINK=true pk apply --yes 2>&1); rc=$?
-is "$rc" 0 "unmounted, allowed: shrunk"
-is "$(lv thick lv_size)" 16777216 "thick is 16 MiB"
-
-# ---- delete with prune -----------------------------------------------------
-tgit -C "$R" rm -q pools/vg1/sparse.xml
-commit "drop sparse"
-out=$(pk plan 2>&1)
-like "$out" '! vol\.delete +vg1/sparse.*prune' "deletion blocked without prune"
-pk apply --yes >/dev/null 2>&1
-ok "blocked: the LV is still there" lvs pkvg/sparse
-POOLKEEPER_PRUNE=true pk apply --yes >/dev/null 2>&1
-ok "prune deleted it" test -z "$(lvs --noheadings -o lv_name pkvg/sparse 2>/dev/null)"
-ok "its hidden zero origin went with it" test -z "$(lvs -a --noheadings -o lv_name pkvg | grep sparse)"
+is "$rc" 0 "unmounted and allowed: shrunk"
+snap_lvs
+is "$(lv thick size)" 16777216 "thick is 16 MiB"
+diag "$(date +%T) shrink, delete"
 
 # ---- stop and start --------------------------------------------------------
 pool_op "$(pool_file vg1)" stop >/dev/null 2>&1
-is "$(lv thick lv_attr | cut -c5)" "-" "stop: vgchange -aln deactivated the LVs"
-is "$(obs vg1 state)" inactive "observed inactive"
-out=$(pk plan 2>&1)
-like "$out" '\+ pool\.start +vg1' "the plan starts it again"
-pk apply --yes >/dev/null 2>&1
-is "$(lv thick lv_attr | cut -c5)" "a" "start: vgchange -aly"
+snap_lvs
+is "$(lv thick attr | cut -c5)" "-" "stop: vgchange -aln deactivated the LVs"
+out=$(pk apply --yes 2>&1); rc=$?
+like "$out" '\+ pool\.start +vg1' "observed inactive: the plan starts it again"
+snap_lvs
+is "$(lv thick attr | cut -c5)" "a" "start: vgchange -aly"
+diag "$(date +%T) stop, start"
 
 # ---- a volume group poolkeeper does not own --------------------------------
 pvcreate -q "$C" >/dev/null
 vgcreate -q othervg "$C" >/dev/null
 lvcreate -q -y -n keep -L 8M othervg >/dev/null
 lvcreate -q -y -n stray -L 8M othervg >/dev/null
-keep_uuid=$(lvs --noheadings -o lv_uuid othervg/keep | tr -d ' ')
+snap_lvs othervg
+keep_uuid=$(lv keep uuid)
 write_pool other <<XML
 <pool type='logical'>
   <name>other</name>
@@ -152,28 +167,25 @@ XML
 write_vol other keep <<XML
 <volume><name>keep</name><capacity unit='MiB'>16</capacity></volume>
 XML
-commit "declare the existing group"
-out=$(POOLKEEPER_PRUNE=true POOLKEEPER_ALLOW_SHRINK=true pk plan 2>&1)
-like "$out" "volume 'other/keep' exists, not owned" "its LV with a desired name: exists, not owned"
-unlike "$out" '(pool\.build|vol\.resize|vol\.delete) +other' "nothing planned on it"
-POOLKEEPER_PRUNE=true POOLKEEPER_ALLOW_SHRINK=true pk apply --yes >/dev/null 2>&1
-is "$(lvs --noheadings -o lv_uuid othervg/keep | tr -d ' ')" "$keep_uuid" "its LV is the same one"
-is "$(lvs --noheadings --units b --nosuffix -o lv_size othervg/keep | tr -d ' ')" 8388608 "with its size"
-ok "the undeclared LV is untouched" lvs othervg/stray
 write_pool grab <<XML
 <pool type='logical'>
   <name>grab</name>
   <source><name>newvg</name><device path='$C'/></source>
 </pool>
 XML
-commit "a pool on a disk of another group"
-out=$(POOLKEEPER_ALLOW_FORMAT=true pk plan 2>&1); rc=$?
-is "$rc" 1 "a pool on another group's physical volume cannot even be planned"
-like "$out" "'$C' is a physical volume of volume group 'othervg', not 'newvg'" "and says whose it is"
-POOLKEEPER_ALLOW_FORMAT=true pk apply --yes >/dev/null 2>&1
-ok "othervg is intact" vgs othervg
+commit "declare the existing group, and a pool on its disk"
+out=$(POOLKEEPER_PRUNE=true POOLKEEPER_ALLOW_SHRINK=true POOLKEEPER_ALLOW_FORMAT=true pk apply --yes 2>&1); rc=$?
+is "$rc" 1 "a pool on another group's disk makes the run fail"
+like "$out" "'$C' is a physical volume of volume group 'othervg', not 'newvg'" "saying whose disk it is"
+like "$out" "volume 'other/keep' exists, not owned" "the LV with a desired name: exists, not owned"
+unlike "$out" '(pool\.build|vol\.resize|vol\.delete|vol\.create) +(other|grab)' "nothing planned on either"
+snap_lvs othervg
+is "$(lv keep uuid)" "$keep_uuid" "its LV is the same one"
+is "$(lv keep size)" 8388608 "with its size"
+ok "the undeclared LV is untouched" test -n "$(lv stray size)"
 tgit -C "$R" rm -rq pools/grab.xml pools/other.xml pools/other
 commit "forget the other pools"
+diag "$(date +%T) foreign group"
 
 # ---- delete the pool -------------------------------------------------------
 out=$(pool_op "$(pool_file vg1)" delete 2>&1); rc=$?
@@ -182,17 +194,20 @@ like "$out" "does not own: 'base', 'snap', 'thick', 'thin', 'tpool'" "naming the
 tgit -C "$R" rm -q pools/vg1/thick.xml pools/vg1/base.xml pools/vg1/thin.xml pools/vg1/snap.xml
 commit "drop every volume"
 out=$(POOLKEEPER_PRUNE=true pk apply --yes --allow-mass-delete 2>&1); rc=$?
-is "$rc" 0 "prune deletes them (the snapshot before its origin)"
-diag "$out"
-is "$(lvs --noheadings -o lv_name pkvg | tr -d ' ' | tr '\n' ' ')" "tpool " "only the operator's thin pool is left"
+is "$rc" 0 "prune deletes them all, the snapshot before its origin"
+ok "snap deleted before base" test "$(printf '%s\n' "$out" | grep -n 'done.*vol.delete.*vg1/snap' | cut -d: -f1)" \
+    -lt "$(printf '%s\n' "$out" | grep -n 'done.*vol.delete.*vg1/base' | cut -d: -f1)"
+snap_lvs
+is "$(printf '%s\n' "$LVS" | grep -v '^\[' | cut -d'|' -f1 | tr '\n' ' ')" "tpool " "only the operator's thin pool is left"
 lvremove -q -y pkvg/tpool >/dev/null
 out=$(pool_op "$(pool_file vg1)" delete 2>&1); rc=$?
 is "$rc" 0 "an empty group is deleted"
-diag "$out"
 ok "the volume group is gone" test -z "$(vgs --noheadings -o vg_name pkvg 2>/dev/null)"
 ok "its disks are no physical volumes any more" test -z "$(pvs --noheadings -o pv_name "$A" "$B" 2>/dev/null)"
 is "$(blkid -p -o value -s TYPE "$A")" "" "no LVM label left on the first disk"
-is "$(obs vg1 state)" absent "the pool is absent (buildable again)"
+observe vg1
+is "$(obs state)" absent "the pool is absent (buildable again)"
 ok "othervg survived all of it" lvs othervg/keep
+diag "$(date +%T) deleted"
 
 done_testing

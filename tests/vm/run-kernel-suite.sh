@@ -18,7 +18,7 @@ truncate -s 64M "$work/scsi0.img"
 shares=(--share "$src")
 case "$build/" in "$src"/*) ;; *) shares+=(--share "$build") ;; esac
 start=$(date +%s)
-"$here/vm-run.sh" --udev --timeout "${PK_KERNEL_TIMEOUT:-1200}" "${shares[@]}" \
+"$here/vm-run.sh" --udev --timeout "${PK_KERNEL_TIMEOUT:-1800}" "${shares[@]}" \
     --scsi-disk "$work/scsi0.img" -- \
     meson test -C "$build" --suite kernel --no-rebuild --print-errorlogs --logbase kernel \
     --num-processes 1 "$@"
