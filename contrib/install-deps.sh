@@ -12,7 +12,7 @@ PACKAGES="
   libxml2-dev libxml2-utils libsqlite3-dev sqlite3 libyaml-dev libgit2-dev
   libjson-c-dev libcurl4-openssl-dev libmicrohttpd-dev libssl-dev
   libblkid-dev libfdisk-dev
-  qemu-utils
+  qemu-utils e2fsprogs xfsprogs btrfs-progs dosfstools attr util-linux bsdutils python3
   librbd-dev librados-dev libglusterfs-dev libiscsi-dev qemu-block-extra
   ceph-mon ceph-osd ceph-mgr ceph-common glusterfs-server glusterfs-client tgt
   libdevmapper-dev lvm2 thin-provisioning-tools multipath-tools open-iscsi udev
