@@ -607,9 +607,20 @@ static int create_image(int tfd, int sfd, const pk_vol *vol, pk_err **err)
     if (!cmd) return -1;
     pk_cmd_pass_fd(cmd, tfd);
     if (sfd >= 0) pk_cmd_pass_fd(cmd, sfd);
-    if (pk_cmd_run(cmd, NULL, err) < 0)
-        return pk_wrap(err, "cannot create volume '%s'", vol->name);
-    return 0;
+    /* qemu's LUKS key setup times PBKDF2 with the thread's CPU clock and
+     * gives up ("Unable to get accurate CPU usage") when a coarse clock reads
+     * no time passed, which happens now and then on a busy machine: that
+     * measurement is worth another try, nothing else is. */
+    for (int attempt = 1;; attempt++) {
+        pk_err *e = NULL;
+        if (pk_cmd_run(cmd, NULL, &e) == 0) return 0;
+        bool transient = strstr(pk_cmd_stderr(cmd), "Unable to get accurate CPU usage") != NULL;
+        if (!transient || attempt == 3 || ftruncate(tfd, 0) < 0) {
+            pk_err_append(err, e);
+            return pk_wrap(err, "cannot create volume '%s'", vol->name);
+        }
+        pk_err_free(e);
+    }
 }
 
 /* What can be made here, refused before anything is touched. */
