@@ -99,30 +99,81 @@ int pk_engine_open(pk_engine *e, const pk_cli_opts *opts, unsigned flags, pk_err
     return pk_engine_open_store(e, flags, errs);
 }
 
-/* pk_observe_desired, telling the progress hook about each pool. */
-static pk_observed *observe_with_progress(pk_engine *e)
+/* Every desired pool's definition goes to the store, so that a pool whose
+ * file is removed later can still be observed and cleaned up. */
+static int save_pool_defs(pk_engine *e, pk_err **err)
 {
     const pk_desired *d = e->desired;
-    pk_observed *o = PK_NEW(pk_observed);
-    o->pools = pk_calloc(d->n_pools ? d->n_pools : 1, sizeof(pk_obs_pool));
+    pk_pool_def *defs = pk_calloc(d->n_pools + 1, sizeof(*defs));
     for (size_t i = 0; i < d->n_pools; i++) {
-        e->observe_progress(i, d->n_pools, d->pools[i].pool->name, e->observe_opaque);
-        pk_obs_pool *p = &o->pools[o->n_pools++];
-        pk_backend_observe(&e->bctx, d->pools[i].pool, p);
-        if (!p->name) p->name = pk_strdup(d->pools[i].pool->name);
-        p->type = d->pools[i].pool->type;
+        const pk_pool *p = d->pools[i].pool;
+        defs[i] = (pk_pool_def){
+            .name = pk_strdup(p->name),
+            .type = pk_strdup(pk_pool_type_to_string(p->type)),
+            .xml = pk_pool_format(p),
+            .commit = pk_strdup(d->commit),
+        };
     }
-    e->observe_progress(d->n_pools, d->n_pools, NULL, e->observe_opaque);
-    return o;
+    int r = pk_store_pool_defs_save(e->store, defs, d->n_pools, err);
+    pk_pool_defs_free(defs, d->n_pools);
+    return r;
+}
+
+static void free_retired(pk_engine *e)
+{
+    for (size_t i = 0; i < e->n_retired; i++) pk_pool_free(e->retired[i]);
+    free(e->retired);
+    e->retired = NULL;
+    e->n_retired = 0;
+}
+
+/* The saved definitions of pools no longer desired that hold something
+ * owned. One that cannot be read is left out with a warning: the planner
+ * then says its pool cannot be cleaned up. */
+static int load_retired(pk_engine *e, pk_err **err)
+{
+    free_retired(e);
+    pk_pool_def *defs = NULL;
+    size_t n = 0;
+    if (pk_store_pool_defs_owned(e->store, &defs, &n, err) < 0) return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (pk_desired_find_pool(e->desired, defs[i].name)) continue;
+        _cleanup_free_ char *src = pk_asprintf("saved definition of pool '%s'", defs[i].name);
+        pk_err *perr = NULL;
+        pk_pool *p = pk_pool_parse(defs[i].xml, strlen(defs[i].xml), src, &perr);
+        if (p && !pk_streq(p->name, defs[i].name)) {
+            pk_pool_free(p);
+            p = NULL;
+            pk_err_append(&perr, pk_err_new(src, 0, 0, "it names another pool"));
+        }
+        if (!p) {
+            _cleanup_free_ char *t = err_line(perr);
+            pk_log(PK_LOG_WARN, defs[i].name, NULL, "%s", t);
+            pk_err_free(perr);
+            continue;
+        }
+        *PK_APPEND(e->retired, e->n_retired) = p;
+    }
+    pk_pool_defs_free(defs, n);
+    return 0;
 }
 
 int pk_engine_observe(pk_engine *e, int64_t run, pk_err **errs)
 {
     pk_observed_free(e->observed);
-    int64_t t0 = pk_monotonic_ms();
-    e->observed = e->observe_progress ? observe_with_progress(e) : pk_observe_desired(&e->bctx, e->desired);
-    int64_t t1 = pk_monotonic_ms();
+    e->observed = NULL;
     pk_err *err = NULL;
+    if (e->locked && save_pool_defs(e, &err) < 0) goto fail;
+    if (load_retired(e, &err) < 0) goto fail;
+    const pk_desired *d = e->desired;
+    size_t n = d->n_pools + e->n_retired;
+    const pk_pool **pools = pk_calloc(n + 1, sizeof(*pools));
+    for (size_t i = 0; i < d->n_pools; i++) pools[i] = d->pools[i].pool;
+    for (size_t i = 0; i < e->n_retired; i++) pools[d->n_pools + i] = e->retired[i];
+    int64_t t0 = pk_monotonic_ms();
+    e->observed = pk_observe_pools(&e->bctx, pools, n, e->observe_progress, e->observe_opaque);
+    int64_t t1 = pk_monotonic_ms();
+    free(pools);
     if (e->locked) {
         if (pk_store_record_observation(e->store, e->observed, &err) < 0) goto fail;
         if (run > 0 && pk_apply_recover(e->store, e->observed, run, &err) < 0) goto fail;
@@ -142,7 +193,15 @@ fail:
 
 pk_plan *pk_engine_plan(pk_engine *e)
 {
-    return pk_plan_compute(e->desired, e->observed, &e->owned, &e->settings.policy);
+    pk_plan_inputs in = {
+        .desired = e->desired,
+        .observed = e->observed,
+        .owned = &e->owned,
+        .policy = &e->settings.policy,
+        .retired = (const pk_pool *const *)e->retired,
+        .n_retired = e->n_retired,
+    };
+    return pk_plan_compute_inputs(&in);
 }
 
 void pk_engine_release(pk_engine *e)
@@ -151,6 +210,11 @@ void pk_engine_release(pk_engine *e)
         const pk_backend *be = pk_backend_for(e->desired->pools[i].pool->type);
         if (be && be->close) be->close(&e->bctx);
     }
+    for (size_t i = 0; i < e->n_retired; i++) {
+        const pk_backend *be = pk_backend_for(e->retired[i]->type);
+        if (be && be->close) be->close(&e->bctx);
+    }
+    free_retired(e);
     pk_ownership_free(&e->owned);
     pk_observed_free(e->observed);
     e->observed = NULL;

@@ -7,9 +7,6 @@
 #include "../reconcilers/observe.h"
 #include "../desired/repo.h"
 
-/* Called before observing each pool (index of n), for progress display. */
-typedef void (*pk_observe_progress)(size_t index, size_t n, const char *pool, void *opaque);
-
 typedef struct pk_engine {
     pk_settings settings;
     pk_desired *desired;
@@ -17,6 +14,10 @@ typedef struct pk_engine {
     pk_bctx bctx;
     pk_observed *observed;
     pk_ownership owned;
+    /* Saved definitions of pools removed from the desired state that still
+     * hold something owned: observed and planned for cleanup. */
+    pk_pool **retired;
+    size_t n_retired;
     bool locked;              /* holds the writer lock */
     int64_t ms_load;          /* time spent loading the desired state */
     pk_observe_progress observe_progress;   /* NULL: none */
@@ -41,8 +42,10 @@ void pk_engine_set_bctx(pk_engine *e);
 /* Drop what one cycle loaded (desired, observation, ownership, backend
  * connections); keep the settings and the store. */
 void pk_engine_release(pk_engine *e);
-/* Observe the desired pools, record the observation (when locked), settle
- * interrupted runs (when locked, given run > 0), load ownership. */
+/* Save the desired pools' definitions (when locked), observe the desired
+ * pools and the removed ones that hold something owned, record the
+ * observation (when locked), settle interrupted runs (when locked, given
+ * run > 0), load ownership. */
 int pk_engine_observe(pk_engine *e, int64_t run, pk_err **errs);
 pk_plan *pk_engine_plan(pk_engine *e);
 void pk_engine_close(pk_engine *e);

@@ -107,6 +107,7 @@ static int run_one(pk_bctx *c, const pk_action *a, outcome *out, pk_err **err)
     case PK_ACT_POOL_DELETE:
         if (!be->delete_pool || !a->dpool) return pk_fail(err, "pool cannot be deleted by this backend");
         if (be->delete_pool(c, a->dpool, NULL, err) < 0) return -1;
+        reobserve_pool(c, be, a, out);   /* the recorded row says it is gone */
         out->own = PK_OWN_RELEASE;
         return 0;
     case PK_ACT_VOL_CREATE:
@@ -144,8 +145,8 @@ static int run_one(pk_bctx *c, const pk_action *a, outcome *out, pk_err **err)
     return pk_fail(err, "unknown action");
 }
 
-/* Operations of a batch skip their own fsyncs when their backend can sync a
- * whole pool at once; this makes them durable, once per pool, before their
+/* Volume operations of a batch skip their own fsyncs when their backend can
+ * sync a whole pool at once; this makes them durable, once per pool, before their
  * results are committed. If that fails, nothing of that pool's batch is
  * recorded as done: what was made stays unowned, on the safe side. */
 static void sync_batch(pk_bctx *c, const pk_plan *plan, const size_t *idx, outcome *outs, size_t k,
@@ -153,16 +154,19 @@ static void sync_batch(pk_bctx *c, const pk_plan *plan, const size_t *idx, outco
 {
     for (size_t j = 0; j < k; j++) {
         const pk_pool *def = plan->actions[idx[j]].dpool;
-        if (outs[j].state != ST_DONE || !def) continue;
+        if (outs[j].state != ST_DONE || !def || !plan->actions[idx[j]].vol) continue;
         bool seen = false;
         for (size_t i = 0; i < j && !seen; i++)
-            seen = outs[i].state == ST_DONE && plan->actions[idx[i]].dpool == def;
+            seen = outs[i].state == ST_DONE && plan->actions[idx[i]].vol &&
+                   plan->actions[idx[i]].dpool == def;
         const pk_backend *be = pk_backend_for(def->type);
         if (seen || !be || !be->sync) continue;
         pk_err *e = NULL;
         if (be->sync(c, def, &e) == 0) continue;
         for (size_t i = j; i < k; i++) {
-            if (outs[i].state != ST_DONE || plan->actions[idx[i]].dpool != def) continue;
+            if (outs[i].state != ST_DONE || !plan->actions[idx[i]].vol ||
+                plan->actions[idx[i]].dpool != def)
+                continue;
             outs[i].state = ST_FAILED;
             free(outs[i].error);
             outs[i].error = pk_err_str(e);
@@ -245,7 +249,9 @@ int pk_apply(const pk_plan *plan, const pk_apply_opts *o, pk_apply_stats *stats,
                 pk_err *ae = NULL;
                 int64_t t0 = pk_monotonic_ms();
                 const pk_backend *be = a->dpool ? pk_backend_for(a->dpool->type) : NULL;
-                o->bctx->no_sync = caller_no_sync || (be && be->sync);
+                /* Pool actions are few and may remove what a pool sync
+                 * would open: they sync for themselves. */
+                o->bctx->no_sync = caller_no_sync || (be && be->sync && a->vol);
                 int r1 = run_one(o->bctx, a, out, &ae);
                 o->bctx->no_sync = caller_no_sync;
                 if (r1 < 0) {

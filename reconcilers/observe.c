@@ -1,16 +1,28 @@
 /* Observe desired pools; format observations as libvirt XML. */
 #include "observe.h"
 
-pk_observed *pk_observe_desired(pk_bctx *c, const pk_desired *d)
+pk_observed *pk_observe_pools(pk_bctx *c, const pk_pool *const *pools, size_t n,
+                              pk_observe_progress progress, void *opaque)
 {
     pk_observed *o = PK_NEW(pk_observed);
-    o->pools = pk_calloc(d->n_pools ? d->n_pools : 1, sizeof(pk_obs_pool));
-    for (size_t i = 0; i < d->n_pools; i++) {
+    o->pools = pk_calloc(n ? n : 1, sizeof(pk_obs_pool));
+    for (size_t i = 0; i < n; i++) {
+        if (progress) progress(i, n, pools[i]->name, opaque);
         pk_obs_pool *p = &o->pools[o->n_pools++];
-        pk_backend_observe(c, d->pools[i].pool, p);
-        if (!p->name) p->name = pk_strdup(d->pools[i].pool->name);
-        p->type = d->pools[i].pool->type;
+        pk_backend_observe(c, pools[i], p);
+        if (!p->name) p->name = pk_strdup(pools[i]->name);
+        p->type = pools[i]->type;
     }
+    if (progress) progress(n, n, NULL, opaque);
+    return o;
+}
+
+pk_observed *pk_observe_desired(pk_bctx *c, const pk_desired *d)
+{
+    const pk_pool **pools = pk_calloc(d->n_pools + 1, sizeof(*pools));
+    for (size_t i = 0; i < d->n_pools; i++) pools[i] = d->pools[i].pool;
+    pk_observed *o = pk_observe_pools(c, pools, d->n_pools, NULL, NULL);
+    free(pools);
     return o;
 }
 

@@ -4,8 +4,16 @@
 #include "../backends/backend.h"
 #include "../desired/desired.h"
 
-/* Observe every desired pool (and its volumes when the pool is running).
- * Never fails as a whole: per-pool errors land in the pool's `error`. */
+/* Called before observing pool `index` of n, and once more with index n
+ * and pool NULL at the end (progress display). */
+typedef void (*pk_observe_progress)(size_t index, size_t n, const char *pool, void *opaque);
+
+/* Observe each of n pools (and its volumes when the pool is running), in
+ * that order. Never fails as a whole: per-pool errors land in the pool's
+ * `error`. progress may be NULL. */
+pk_observed *pk_observe_pools(pk_bctx *c, const pk_pool *const *pools, size_t n,
+                              pk_observe_progress progress, void *opaque);
+/* The same for every pool of the desired state. */
 pk_observed *pk_observe_desired(pk_bctx *c, const pk_desired *d);
 
 /* Observed state as libvirt XML: the desired definition with live values

@@ -730,8 +730,23 @@ static void plan_desired_pool(planner *pl, size_t rank, const pk_desired_pool *d
 
 /* A pool that is no longer desired: delete our volumes in it (prune), then
  * the pool if it is ours, empty of anything else, and policy allows. */
+static const pk_pool *retired_def(const planner *pl, const char *name)
+{
+    for (size_t i = 0; i < pl->in->n_retired; i++)
+        if (pk_streq(pl->in->retired[i]->name, name)) return pl->in->retired[i];
+    return NULL;
+}
+
 static void plan_removed_pool(planner *pl, size_t rank, const char *name, const pk_obs_pool *op)
 {
+    const pk_pool *def = retired_def(pl, name);
+    if (!def) {
+        add_note(pl, name, NULL, false,
+                 "pool '%s' was removed from desired, but its definition was not saved "
+                 "(it was last applied by a poolkeeper that did not keep them); to clean it "
+                 "up, restore its file, apply, then remove it again", name);
+        return;
+    }
     if (!op) {
         add_note(pl, name, NULL, false,
                  "pool '%s' was removed from desired but was not observed; "
@@ -765,6 +780,7 @@ static void plan_removed_pool(planner *pl, size_t rank, const char *name, const 
             } else if (vol_owned(pl, name, ov)) {
                 int id = plan_delete(pl, rank, name, op->type, ov, caps);
                 if (id >= 0) {
+                    act(pl, id)->dpool = def;
                     dels = pk_realloc(dels, sizeof(*dels) * (n_dels + 1));
                     dels[n_dels++] = id;
                 } else {
@@ -793,9 +809,11 @@ static void plan_removed_pool(planner *pl, size_t rank, const char *name, const 
         stop = add_action(pl, PK_ACT_POOL_STOP, name, NULL, op->type, rank, GROUP_POOL_STOP);
         act(pl, stop)->reason = pk_strdup(pl->removed_reason);
         act(pl, stop)->depends_on = n_dels ? dels[n_dels - 1] : -1;
+        act(pl, stop)->dpool = def;
     }
     int del = add_action(pl, PK_ACT_POOL_DELETE, name, NULL, op->type, rank, GROUP_POOL_DELETE);
     pk_action *a = act(pl, del);
+    a->dpool = def;
     a->risk = PK_RISK_DESTRUCTIVE;
     a->reason = pk_strdup(pl->removed_reason);
     a->depends_on = stop >= 0 ? stop : (n_dels ? dels[n_dels - 1] : -1);

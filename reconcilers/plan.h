@@ -106,6 +106,11 @@ typedef struct pk_plan_inputs {
     const pk_ownership *owned;      /* NULL = owns nothing */
     const pk_policy *policy;        /* NULL = pk_policy_defaults() */
     pk_caps_fn caps_for;            /* NULL = pk_backend_for(t)->caps, 0 without backend */
+    /* Saved definitions of pools no longer desired that hold something
+     * owned (store: pool_def), in any order: their cleanup acts through
+     * them. An owned pool without one is not planned (a note says why). */
+    const pk_pool *const *retired;
+    size_t n_retired;
 } pk_plan_inputs;
 pk_plan *pk_plan_compute_inputs(const pk_plan_inputs *in);
 void pk_plan_free(pk_plan *p);

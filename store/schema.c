@@ -128,6 +128,17 @@ static const char *const steps[] = {
     "ALTER TABLE ownership ADD COLUMN applied_mode INTEGER;"
     "ALTER TABLE ownership ADD COLUMN applied_uid INTEGER;"
     "ALTER TABLE ownership ADD COLUMN applied_gid INTEGER;",
+
+    /* 3 -> 4: the definition of every managed pool, so a pool removed from
+     * the desired state can still be observed and cleaned up (prune,
+     * allow_pool_delete) after its file is gone from the repository. */
+    "CREATE TABLE pool_def ("
+    "  name TEXT PRIMARY KEY,"
+    "  type TEXT NOT NULL,"
+    "  xml TEXT NOT NULL,"
+    "  commit_id TEXT,"                   /* desired commit that last changed it; NULL: work tree */
+    "  saved_at INTEGER NOT NULL"
+    ") STRICT, WITHOUT ROWID;",
 };
 _Static_assert(PK_NELEM(steps) == PK_STORE_SCHEMA_VERSION, "one schema step per version");
 

@@ -13,7 +13,7 @@
 typedef struct pk_store pk_store;
 
 /* Schema version written by this poolkeeper (PRAGMA user_version). */
-#define PK_STORE_SCHEMA_VERSION 3
+#define PK_STORE_SCHEMA_VERSION 4
 /* PRAGMA application_id of a poolkeeper state database ("PKST"). A SQLite
  * file with another id is some other program's and is never touched. */
 #define PK_STORE_APPLICATION_ID 0x504B5354
@@ -102,6 +102,27 @@ typedef struct pk_owner {
 } pk_owner;
 int pk_store_owners_list(pk_store *s, pk_owner **ret, size_t *ret_n, pk_err **err);
 void pk_owners_free(pk_owner *o, size_t n);
+
+/* ---- pool definitions (pool_defs.c) ----
+ * The desired definition of each pool poolkeeper manages, kept while the
+ * pool is desired or anything in it is owned: a pool whose file was removed
+ * from the repository is observed and cleaned up through it. */
+
+typedef struct pk_pool_def {
+    char *name;
+    char *type;               /* "dir", "logical"... as in the XML */
+    char *xml;                /* the definition as pk_pool_format wrote it */
+    char *commit;             /* desired commit that last changed it; NULL: work tree */
+    int64_t saved_ms;
+} pk_pool_def;
+void pk_pool_defs_free(pk_pool_def *d, size_t n);
+
+/* In one transaction: save the definition of each of the n desired pools
+ * (rows that did not change are not written), then forget the definitions
+ * of pools that are neither among them nor hold anything owned. */
+int pk_store_pool_defs_save(pk_store *s, const pk_pool_def *desired, size_t n, pk_err **err);
+/* The saved definitions of pools that hold something owned, by name. */
+int pk_store_pool_defs_owned(pk_store *s, pk_pool_def **ret, size_t *ret_n, pk_err **err);
 
 /* ---- runs ---- */
 

@@ -34,6 +34,8 @@ typedef struct {
     pk_ownership own;
     pk_policy policy;
     pk_caps_fn caps;
+    pk_pool **retired;          /* saved definitions of removed pools */
+    size_t n_retired;
 } world;
 
 static void world_init(world *w)
@@ -53,6 +55,8 @@ static void world_free(world *w)
     pk_desired_free(w->d);
     pk_observed_free(w->o);
     pk_ownership_free(&w->own);
+    for (size_t i = 0; i < w->n_retired; i++) pk_pool_free(w->retired[i]);
+    free(w->retired);
 }
 
 static int cmp_dpool(const void *a, const void *b)
@@ -108,6 +112,19 @@ static pk_pool *dpool(world *w, const char *name, pk_pool_type type)
     p->line = 1;
     pk_desired_pool *dp = PK_APPEND(w->d->pools, w->d->n_pools);
     dp->pool = p;
+    return p;
+}
+
+/* A pool no longer desired whose definition the store kept. */
+static pk_pool *retire(world *w, const char *name, pk_pool_type type)
+{
+    pk_pool *p = PK_NEW(pk_pool);
+    p->type = type;
+    p->name = pk_strdup(name);
+    p->target_path = pk_asprintf("/srv/%s", name);
+    p->target_perms = no_perms();
+    p->source.format = -1;
+    *PK_APPEND(w->retired, w->n_retired) = p;
     return p;
 }
 
@@ -198,6 +215,7 @@ static pk_plan *plan(world *w)
     pk_plan_inputs in = {
         .desired = w->d, .observed = w->o, .owned = &w->own, .policy = &w->policy,
         .caps_for = w->caps,
+        .retired = (const pk_pool *const *)w->retired, .n_retired = w->n_retired,
     };
     return pk_plan_compute_inputs(&in);
 }
@@ -685,6 +703,7 @@ static void test_empty_desired(void)
 {
     world w;
     world_init(&w);
+    retire(&w, "default", PK_POOL_DIR);   /* its file was removed: the store kept it */
     opool(&w, "default", PK_POOL_DIR, PK_POOL_RUNNING);
     ovol(&w, "default", "a.raw", PK_IMG_RAW, GiB);
     own(&w, "default", "a.raw");
@@ -953,6 +972,7 @@ static void test_pool_delete(void)
     world w;
     world_init(&w);
     add_owned_pool(&w, "keep", 6);
+    const pk_pool *old_def = retire(&w, "old", PK_POOL_DIR);
     opool(&w, "old", PK_POOL_DIR, PK_POOL_RUNNING);
     own(&w, "old", NULL);
     ovol(&w, "old", "b.raw", PK_IMG_RAW, GiB);
@@ -969,6 +989,9 @@ static void test_pool_delete(void)
     tap_is_str(p->actions[3].reason, "removed from desired in 3f2a9c1", "pool delete: reason");
     tap_is_int(p->actions[3].risk, PK_RISK_DESTRUCTIVE, "pool delete is destructive");
     tap_is_str(p->actions[3].allowed_by, "allow_pool_delete", "pool delete: allowed by policy");
+    bool all_def = true;
+    for (size_t i = 0; i < p->n_actions; i++) all_def &= p->actions[i].dpool == old_def;
+    tap_ok(all_def, "removed pool: every action acts through its saved definition");
     pk_plan_free(p);
 
     w.policy.allow_pool_delete = false;
@@ -1001,6 +1024,7 @@ static void test_pool_delete(void)
     /* Not ours: its owned volumes go (prune), the pool stays, nothing noted. */
     world_init(&w);
     add_owned_pool(&w, "keep", 6);
+    retire(&w, "shared", PK_POOL_DIR);
     opool(&w, "shared", PK_POOL_DIR, PK_POOL_RUNNING);
     ovol(&w, "shared", "a.raw", PK_IMG_RAW, GiB);
     own(&w, "shared", "a.raw");
@@ -1014,11 +1038,30 @@ static void test_pool_delete(void)
     /* Removed and not observed: nothing is deleted, and the plan says so. */
     world_init(&w);
     add_owned_pool(&w, "keep", 1);
+    retire(&w, "gone", PK_POOL_DIR);
     own(&w, "gone", NULL);
     p = plan(&w);
     is_actions(p, "", "removed pool not observed");
     tap_ok(find_note(p, "pool 'gone' was removed from desired but was not observed") != NULL,
            "removed pool not observed: noted");
+    pk_plan_free(p);
+    world_free(&w);
+
+    /* Removed with no saved definition (applied by an older poolkeeper):
+     * nothing can act on it, whatever is observed; the plan says what to do. */
+    world_init(&w);
+    add_owned_pool(&w, "keep", 1);
+    opool(&w, "nodef", PK_POOL_DIR, PK_POOL_RUNNING);
+    own(&w, "nodef", NULL);
+    ovol(&w, "nodef", "a.raw", PK_IMG_RAW, GiB);
+    own(&w, "nodef", "a.raw");
+    w.policy.prune = true;
+    w.policy.allow_pool_delete = true;
+    p = plan(&w);
+    is_actions(p, "", "removed pool without a saved definition");
+    const pk_plan_note *nd = find_note(p, "pool 'nodef' was removed from desired, but its definition was not saved");
+    tap_ok(nd && !nd->error && strstr(nd->message, "restore its file, apply, then remove it again"),
+           "removed pool without a saved definition: noted with the way out");
     pk_plan_free(p);
     world_free(&w);
 }

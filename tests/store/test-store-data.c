@@ -141,6 +141,69 @@ static void test_ownership(void)
     pk_err_free(err);
 }
 
+static pk_pool_def def(const char *name, const char *xml, const char *commit)
+{
+    return (pk_pool_def){ .name = (char *)name, .type = (char *)"dir", .xml = (char *)xml,
+                          .commit = (char *)commit };
+}
+
+static char *owned_defs(pk_store *s, int64_t *saved_ms)
+{
+    pk_pool_def *d = NULL;
+    size_t n = 0;
+    pk_err *err = NULL;
+    if (pk_store_pool_defs_owned(s, &d, &n, &err) < 0) {
+        char *t = pk_strdup(fx_err(err));
+        pk_err_free(err);
+        return t;
+    }
+    pk_buf b = PK_BUF_INIT;
+    for (size_t i = 0; i < n; i++) {
+        pk_buf_addf(&b, "%s%s=%s@%s", i ? " " : "", d[i].name, d[i].xml, d[i].commit ? d[i].commit : "-");
+        if (saved_ms) saved_ms[i] = d[i].saved_ms;
+    }
+    pk_pool_defs_free(d, n);
+    return pk_buf_steal(&b);
+}
+
+/* A pool's definition is kept while it is desired or holds anything owned. */
+static void test_pool_defs(void)
+{
+    pk_store *s = open_locked("defs.db");
+    pk_err *err = NULL;
+    pk_pool_def both[] = { def("a", "<pool>A1</pool>", "c1"), def("b", "<pool>B1</pool>", "c1") };
+    tap_ok(pk_store_pool_defs_save(s, both, 2, &err) == 0, "save two definitions");
+    _cleanup_free_ char *none = owned_defs(s, NULL);
+    tap_is_str(none, "", "nothing owned: no definition is a cleanup candidate");
+
+    pk_store_own_take(s, "a", "v.raw", "1:2", "/a/v.raw", PK_OWN_CREATED, 0, &err);
+    pk_store_own_take(s, "b", NULL, "1:3", "/b", PK_OWN_CREATED, 0, &err);
+    int64_t t1[2] = { 0 }, t2[2] = { 0 };
+    _cleanup_free_ char *owned = owned_defs(s, t1);
+    tap_is_str(owned, "a=<pool>A1</pool>@c1 b=<pool>B1</pool>@c1", "definitions of pools holding owned objects");
+
+    usleep(2000);
+    pk_pool_def changed[] = { def("a", "<pool>A1</pool>", "c2"), def("b", "<pool>B2</pool>", "c2") };
+    tap_ok(pk_store_pool_defs_save(s, changed, 2, &err) == 0, "save again, one changed");
+    _cleanup_free_ char *after = owned_defs(s, t2);
+    tap_is_str(after, "a=<pool>A1</pool>@c1 b=<pool>B2</pool>@c2",
+               "an unchanged definition is not rewritten; a changed one is, with its commit");
+    tap_ok(t2[0] == t1[0] && t2[1] > t1[1], "only the changed row got a new time");
+
+    /* Both removed from desired: kept while owned, forgotten once not. */
+    tap_ok(pk_store_pool_defs_save(s, NULL, 0, &err) == 0, "save with no desired pool");
+    _cleanup_free_ char *kept = owned_defs(s, NULL);
+    tap_is_str(kept, "a=<pool>A1</pool>@c1 b=<pool>B2</pool>@c2", "removed pools holding owned objects keep their definitions");
+    pk_store_own_drop(s, "a", "v.raw", &err);
+    tap_ok(pk_store_pool_defs_save(s, NULL, 0, &err) == 0, "save after a's last volume was released");
+    pk_store_own_take(s, "a", "v.raw", "1:2", "/a/v.raw", PK_OWN_CREATED, 0, &err);
+    _cleanup_free_ char *forgot = owned_defs(s, NULL);
+    tap_is_str(forgot, "b=<pool>B2</pool>@c2", "a removed pool owning nothing is forgotten for good");
+    tap_ok(err == NULL, "no store errors");
+    pk_err_free(err);
+    pk_store_close(s);
+}
+
 static void test_journal(void)
 {
     pk_store *s = open_locked("journal.db");
@@ -430,6 +493,7 @@ int main(void)
     tmp = tap_tmpdir("store-data");
     test_observations();
     test_ownership();
+    test_pool_defs();
     test_journal();
     test_drift_events();
     test_probe_cache();
