@@ -22,12 +22,15 @@ typedef struct {
      * some network and FUSE ones that report no blocks at all). */
     bool zero_blocks_is_sparse;
     bool btrfs;               /* files may carry FS_NOCOW_FL */
+    bool labels;              /* SELinux runs: files carry labels worth reading */
     /* Results of earlier probes (backend.h); NULL = probe every file. */
     const struct pk_probe_cache *cache;
 } pk_probe_opts;
 
 /* The options for the filesystem that holds the directory fd. */
 pk_probe_opts pk_probe_opts_for(int dirfd);
+/* Whether SELinux runs here (selinuxfs mounted): labels mean something. */
+bool pk_selinux_active(void);
 
 /* A probe result as the text kept in the probe cache (one line), and back. The text
  * records the inode change time `ctime_ns` too: a result read back for a

@@ -193,6 +193,7 @@ fail:
 
 pk_plan *pk_engine_plan(pk_engine *e)
 {
+    int64_t t0 = pk_monotonic_ms();
     pk_plan_inputs in = {
         .desired = e->desired,
         .observed = e->observed,
@@ -201,17 +202,20 @@ pk_plan *pk_engine_plan(pk_engine *e)
         .retired = (const pk_pool *const *)e->retired,
         .n_retired = e->n_retired,
     };
-    return pk_plan_compute_inputs(&in);
+    pk_plan *p = pk_plan_compute_inputs(&in);
+    /* Benchmarks read this line too. */
+    pk_log(PK_LOG_DEBUG, NULL, NULL, "timing: plan=%lld ms", (long long)(pk_monotonic_ms() - t0));
+    return p;
 }
 
 void pk_engine_release(pk_engine *e)
 {
     for (size_t i = 0; e->desired && i < e->desired->n_pools; i++) {
-        const pk_backend *be = pk_backend_for(e->desired->pools[i].pool->type);
+        const pk_backend *be = pk_backend_loaded(e->desired->pools[i].pool->type);
         if (be && be->close) be->close(&e->bctx);
     }
     for (size_t i = 0; i < e->n_retired; i++) {
-        const pk_backend *be = pk_backend_for(e->retired[i]->type);
+        const pk_backend *be = pk_backend_loaded(e->retired[i]->type);
         if (be && be->close) be->close(&e->bctx);
     }
     free_retired(e);

@@ -55,8 +55,6 @@ typedef struct {
     size_t n_edges;
     size_t owned_vols;  /* owned volumes present (observed, identity intact) */
     char *removed_reason;
-    const pk_owned **owned;     /* the ownership set sorted by (pool, vol) */
-    size_t n_owned;
 } planner;
 
 static unsigned default_caps(pk_pool_type t)
@@ -71,49 +69,12 @@ static unsigned caps_of(const planner *pl, pk_pool_type t)
 }
 
 /* ---- ownership lookups ----
- * pk_ownership_find is a scan; a plan asks once per observed volume, so the
- * set is sorted once here and bisected. A pool's own record (vol NULL)
- * sorts before its volumes'. */
-
-static int cmp_owned_key(const char *pool, const char *vol, const pk_owned *o)
-{
-    int c = strcmp(pool, o->pool ? o->pool : "");
-    if (c) return c;
-    if (!vol || !o->vol) return (vol != NULL) - (o->vol != NULL);
-    return strcmp(vol, o->vol);
-}
-
-static int cmp_owned(const void *x, const void *y)
-{
-    const pk_owned *a = *(const pk_owned *const *)x, *b = *(const pk_owned *const *)y;
-    int c = cmp_owned_key(a->pool ? a->pool : "", a->vol, b);
-    if (c) return c;
-    return a < b ? -1 : a > b;     /* the first record wins, as in pk_ownership_find */
-}
-
-static void index_owned(planner *pl)
-{
-    const pk_ownership *o = pl->in->owned;
-    if (!o || o->n == 0) return;
-    pl->owned = pk_calloc(o->n, sizeof(*pl->owned));
-    for (size_t i = 0; i < o->n; i++) pl->owned[i] = &o->items[i];
-    pl->n_owned = o->n;
-    qsort(pl->owned, pl->n_owned, sizeof(*pl->owned), cmp_owned);
-}
+ * The inputs' ownership set is sorted (pk_plan_compute_inputs sees to it):
+ * each lookup, one per observed volume, is a binary search. */
 
 static const pk_owned *find_owned(const planner *pl, const char *pool, const char *vol)
 {
-    size_t lo = 0, hi = pl->n_owned;
-    while (lo < hi) {     /* first record not below (pool, vol) */
-        size_t mid = lo + (hi - lo) / 2;
-        if (cmp_owned_key(pool, vol, pl->owned[mid]) > 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo < pl->n_owned && cmp_owned_key(pool, vol, pl->owned[lo]) == 0)
-        return pl->owned[lo];
-    return NULL;
+    return pk_ownership_find(pl->in->owned, pool, vol);
 }
 
 /* ---- building blocks ---- */
@@ -589,19 +550,29 @@ static void plan_vols(planner *pl, size_t rank, const pk_desired_pool *dp, const
                       unsigned caps)
 {
     const pk_pool *pool = dp->pool;
-    size_t n = 0;
-    const char **names = pk_calloc(dp->n_vols + op->n_vols + 1, sizeof(*names));
-    for (size_t i = 0; i < dp->n_vols; i++) names[n++] = dp->vols[i]->name;
-    for (size_t i = 0; i < op->n_vols; i++) names[n++] = op->vols[i].name;
-    n = sort_unique(names, n);
-
-    for (size_t i = 0; i < n; i++) {
-        const pk_vol *v = pk_desired_find_vol(dp, names[i]);
-        const pk_obs_vol *ov = pk_obs_pool_find_vol(op, names[i]);
+    /* Both lists are sorted by name: walk them together. */
+    size_t i = 0, j = 0;
+    while (i < dp->n_vols || j < op->n_vols) {
+        const pk_vol *v = i < dp->n_vols ? dp->vols[i] : NULL;
+        const pk_obs_vol *ov = j < op->n_vols ? &op->vols[j] : NULL;
+        int c = !v ? 1 : !ov ? -1 : strcmp(v->name, ov->name);
+        if (c < 0) {
+            ov = NULL;
+            i++;
+        } else if (c > 0) {
+            v = NULL;
+            j++;
+        } else {
+            i++;
+            j++;
+        }
+        /* A name seen twice in one listing is planned once. */
+        if (ov && j >= 2 && pk_streq(op->vols[j - 2].name, ov->name)) continue;
+        const char *name = v ? v->name : ov->name;
         if (ov && ov->error) {
-            add_note(pl, pool->name, names[i], true,
+            add_note(pl, pool->name, name, true,
                      "cannot observe volume '%s/%s': %s; not planning changes for it",
-                     pool->name, names[i], ov->error);
+                     pool->name, name, ov->error);
             continue;
         }
         if (v && !ov) {
@@ -622,7 +593,6 @@ static void plan_vols(planner *pl, size_t rank, const pk_desired_pool *dp, const
         }
         /* neither desired nor ours: unmanaged, `status` shows it */
     }
-    free(names);
 }
 
 /* ---- pools ---- */
@@ -1180,7 +1150,6 @@ pk_plan *pk_plan_compute_inputs(const pk_plan_inputs *in_given)
     pl.plan->worktree = d->worktree;
     char shortbuf[16];
     const char *shortid = pk_desired_short(d, shortbuf);
-    index_owned(&pl);
     pl.removed_reason = d->worktree ? pk_strdup("removed from desired in the work tree")
                                     : pk_asprintf("removed from desired in %s", shortid);
 
@@ -1208,7 +1177,6 @@ pk_plan *pk_plan_compute_inputs(const pk_plan_inputs *in_given)
     free(pl.keys);
     free(pl.edges);
     free(pl.removed_reason);
-    free(pl.owned);
     free(owned_sorted.items);   /* shallow: the strings belong to the caller */
     return pl.plan;
 }

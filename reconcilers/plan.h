@@ -27,7 +27,6 @@ typedef struct {
     char *pool;
     char *vol;
     char *identity;             /* as pk_obs_*::identity at the time of taking it */
-    char *key;
     /* What the volume looked like after poolkeeper's last change to it:
      * an observed value that differs from these changed outside
      * poolkeeper (drift); a desired value that differs is a wanted change. */
@@ -37,7 +36,9 @@ typedef struct {
 } pk_owned;
 
 /* items are sorted by pool, then vol (NULL first), as the store returns
- * them; pk_ownership_find relies on it (pk_ownership_sort otherwise). */
+ * them; pk_ownership_find relies on it (pk_ownership_sort otherwise).
+ * Neighbouring items of one pool may share one `pool` string, which
+ * pk_ownership_free frees once. */
 typedef struct pk_ownership {
     pk_owned *items; size_t n;
 } pk_ownership;

@@ -25,10 +25,9 @@ void pk_ownership_free(pk_ownership *o)
 {
     if (!o) return;
     for (size_t i = 0; i < o->n; i++) {
-        free(o->items[i].pool);
+        if (i == 0 || o->items[i].pool != o->items[i - 1].pool) free(o->items[i].pool);
         free(o->items[i].vol);
         free(o->items[i].identity);
-        free(o->items[i].key);
     }
     free(o->items);
     o->items = NULL;

@@ -15,6 +15,9 @@ static const char SQL_POOL_UPSERT[] =
 
 static const char SQL_POOL_VOLS_DELETE[] = "DELETE FROM obs_vol WHERE pool = ?1";
 
+static const char SQL_POOL_DIGEST_GET[] = "SELECT vols_digest FROM obs_pool WHERE name = ?1";
+static const char SQL_POOL_DIGEST_SET[] = "UPDATE obs_pool SET vols_digest = ?2 WHERE name = ?1";
+
 static const char SQL_VOL_UPSERT[] =
     "INSERT INTO obs_vol (pool, name, key, path, type, format, capacity, allocation, physical,"
     "  mode, uid, gid, label, identity, backing_path, backing_format, encrypted,"
@@ -97,8 +100,94 @@ int pk_store_put_pool_row(pk_store *s, const pk_obs_pool *p, pk_err **err)
     return pk_store_step_done(s, st, err);
 }
 
-int pk_store_put_vol_row(pk_store *s, const char *pool, const pk_obs_vol *v, int64_t observed_at,
-                         pk_err **err)
+/* ---- the digest of a pool's volume rows ----
+ * FNV-1a 64 over every recorded field of every volume in name order, except
+ * the access time (which reading a file changes) and when it was observed:
+ * rows whose digest is unchanged are not rewritten, and keep those two
+ * from the observation that last changed them. */
+
+static void fnv(uint64_t *h, const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++) {
+        *h ^= c[i];
+        *h *= 1099511628211ULL;
+    }
+}
+
+static void fnv_str(uint64_t *h, const char *s)
+{
+    if (s) fnv(h, s, strlen(s) + 1);
+    else fnv(h, "\xff", 1);
+}
+
+static void fnv_i64(uint64_t *h, int64_t v)
+{
+    fnv(h, &v, sizeof(v));
+}
+
+static void fnv_time(uint64_t *h, pk_timestamp t)
+{
+    fnv_i64(h, t.sec >= 0 ? t.sec * 1000000000 + t.nsec : -1);
+}
+
+static int64_t vols_digest(const pk_obs_pool *p)
+{
+    uint64_t h = 14695981039346656037ULL;
+    fnv_i64(&h, (int64_t)p->n_vols);
+    for (size_t i = 0; i < p->n_vols; i++) {
+        const pk_obs_vol *v = &p->vols[i];
+        fnv_str(&h, v->name);
+        fnv_str(&h, v->key);
+        fnv_str(&h, v->path);
+        fnv_i64(&h, v->type);
+        fnv_i64(&h, v->format);
+        fnv_i64(&h, (int64_t)v->capacity);
+        fnv_i64(&h, (int64_t)v->allocation);
+        fnv_i64(&h, (int64_t)v->physical);
+        fnv_i64(&h, v->perms.mode);
+        fnv_i64(&h, v->perms.uid);
+        fnv_i64(&h, v->perms.gid);
+        fnv_str(&h, v->perms.label);
+        fnv_str(&h, v->identity);
+        fnv_str(&h, v->backing_path);
+        fnv_i64(&h, v->backing_format);
+        fnv_i64(&h, v->encrypted);
+        fnv_time(&h, v->mtime);
+        fnv_i64(&h, v->mtime_ns);
+        fnv_time(&h, v->ctime);
+        fnv_time(&h, v->btime);
+        fnv_str(&h, v->error);
+    }
+    return (int64_t)h;
+}
+
+/* 1 and *ret when the pool's row has a digest, 0 when not. */
+static int digest_get(pk_store *s, const char *pool, int64_t *ret, pk_err **err)
+{
+    sqlite3_stmt *st = pk_store_stmt(s, SQL_POOL_DIGEST_GET, err);
+    if (!st) return -1;
+    pk_store_bind_text(st, 1, pool);
+    int r = pk_store_step_row(s, st, err);
+    if (r != 1) return r;
+    r = sqlite3_column_type(st, 0) != SQLITE_NULL;
+    *ret = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return r;
+}
+
+/* present false: the rows changed one by one, the digest is unknown. */
+static int digest_set(pk_store *s, const char *pool, int64_t digest, bool present, pk_err **err)
+{
+    sqlite3_stmt *st = pk_store_stmt(s, SQL_POOL_DIGEST_SET, err);
+    if (!st) return -1;
+    pk_store_bind_text(st, 1, pool);
+    pk_store_bind_opt_i64(st, 2, digest, present);
+    return pk_store_step_done(s, st, err);
+}
+
+static int put_vol_row(pk_store *s, const char *pool, const pk_obs_vol *v, int64_t observed_at,
+                       pk_err **err)
 {
     sqlite3_stmt *st = pk_store_stmt(s, SQL_VOL_UPSERT, err);
     if (!st) return -1;
@@ -130,8 +219,16 @@ int pk_store_put_vol_row(pk_store *s, const char *pool, const pk_obs_vol *v, int
     return pk_store_step_done(s, st, err);
 }
 
+int pk_store_put_vol_row(pk_store *s, const char *pool, const pk_obs_vol *v, int64_t observed_at,
+                         pk_err **err)
+{
+    if (digest_set(s, pool, 0, false, err) < 0) return -1;
+    return put_vol_row(s, pool, v, observed_at, err);
+}
+
 int pk_store_drop_vol_row(pk_store *s, const char *pool, const char *vol, pk_err **err)
 {
+    if (digest_set(s, pool, 0, false, err) < 0) return -1;
     sqlite3_stmt *st = pk_store_stmt(s, SQL_VOL_DELETE, err);
     if (!st) return -1;
     pk_store_bind_text(st, 1, pool);
@@ -142,16 +239,19 @@ int pk_store_drop_vol_row(pk_store *s, const char *pool, const char *vol, pk_err
 static int record_pool(pk_store *s, const pk_obs_pool *p, pk_err **err)
 {
     if (!p->name) return pk_fail(err, "an observed pool has no name");
-    if (pk_store_put_pool_row(s, p, err) < 0) return -1;
     bool replace = !p->error && (p->vols_observed || p->state == PK_POOL_ABSENT);
+    int64_t old = 0, now = replace ? vols_digest(p) : 0;
+    int had = replace ? digest_get(s, p->name, &old, err) : 0;
+    if (had < 0 || pk_store_put_pool_row(s, p, err) < 0) return -1;
     if (!replace) return 0;
+    if (had == 1 && old == now) return digest_set(s, p->name, now, true, err);
     sqlite3_stmt *del = pk_store_stmt(s, SQL_POOL_VOLS_DELETE, err);
     if (!del) return -1;
     pk_store_bind_text(del, 1, p->name);
     if (pk_store_step_done(s, del, err) < 0) return -1;
     for (size_t i = 0; i < p->n_vols; i++)
-        if (pk_store_put_vol_row(s, p->name, &p->vols[i], p->observed_at_ms, err) < 0) return -1;
-    return 0;
+        if (put_vol_row(s, p->name, &p->vols[i], p->observed_at_ms, err) < 0) return -1;
+    return digest_set(s, p->name, now, true, err);
 }
 
 int pk_store_record_observation(pk_store *s, const pk_observed *o, pk_err **err)

@@ -20,10 +20,6 @@ static const char SQL_OWN_APPLIED[] =
     "UPDATE ownership SET applied_capacity = ?3, applied_mode = ?4, applied_uid = ?5,"
     " applied_gid = ?6 WHERE pool = ?1 AND vol = ?2";
 
-static const char SQL_OWN_APPLIED_SELECT[] =
-    "SELECT applied_capacity, applied_mode, applied_uid, applied_gid FROM ownership"
-    " ORDER BY pool, vol";
-
 static const char *vol_key(const char *vol)
 {
     return vol ? vol : "";
@@ -136,33 +132,40 @@ void pk_owners_free(pk_owner *o, size_t n)
     free(o);
 }
 
+static const char SQL_OWN_LOAD[] =
+    "SELECT pool, vol, identity, applied_capacity, applied_mode, applied_uid, applied_gid"
+    " FROM ownership ORDER BY pool, vol";
+
 int pk_store_ownership_load(pk_store *s, pk_ownership *ret, pk_err **err)
 {
-    pk_owner *rows = NULL;
-    size_t n = 0;
-    if (pk_store_owners_list(s, &rows, &n, err) < 0) return -1;
-    pk_ownership o = { .items = n ? pk_calloc(n, sizeof(*o.items)) : NULL, .n = n };
-    for (size_t i = 0; i < n; i++) {
-        /* Hand the strings over instead of copying them. */
-        o.items[i] = (pk_owned){ .pool = TAKE_PTR(rows[i].pool), .vol = TAKE_PTR(rows[i].vol),
-                                 .identity = TAKE_PTR(rows[i].identity), .key = TAKE_PTR(rows[i].key) };
+    pk_ownership o = { 0 };
+    size_t cap = 0;
+    int r = -1;
+    sqlite3_stmt *st = pk_store_stmt(s, SQL_OWN_LOAD, err);
+    while (st && (r = pk_store_step_row(s, st, err)) == 1) {
+        if (o.n == cap) {
+            cap = cap ? cap * 2 : 64;
+            o.items = pk_realloc(o.items, cap * sizeof(*o.items));
+        }
+        pk_owned *it = &o.items[o.n++];
+        /* Rows come by pool: consecutive volumes share one copy of its name. */
+        const char *pool = (const char *)sqlite3_column_text(st, 0);
+        bool same_pool = o.n > 1 && pk_streq(o.items[o.n - 2].pool, pool);
+        *it = (pk_owned){
+            .pool = same_pool ? o.items[o.n - 2].pool : pk_strdup(pool),
+            .vol = col_vol(st, 1),
+            .identity = pk_store_col_text(st, 2),
+            .has_applied = sqlite3_column_type(st, 3) != SQLITE_NULL,
+            .applied_capacity = (uint64_t)sqlite3_column_int64(st, 3),
+            .applied_mode = pk_store_col_opt_i64(st, 4, -1),
+            .applied_uid = pk_store_col_opt_i64(st, 5, -1),
+            .applied_gid = pk_store_col_opt_i64(st, 6, -1),
+        };
     }
-    pk_owners_free(rows, n);
-    /* Same order as pk_store_owners_list: row i is item i. */
-    sqlite3_stmt *st = pk_store_stmt(s, SQL_OWN_APPLIED_SELECT, err);
-    if (!st) {
+    if (r < 0) {
         pk_ownership_free(&o);
-        return -1;
+        return pk_wrap(err, "cannot read ownership from state database '%s'", s->path);
     }
-    for (size_t i = 0; i < n && sqlite3_step(st) == SQLITE_ROW; i++) {
-        pk_owned *it = &o.items[i];
-        it->has_applied = sqlite3_column_type(st, 0) != SQLITE_NULL;
-        it->applied_capacity = (uint64_t)sqlite3_column_int64(st, 0);
-        it->applied_mode = sqlite3_column_type(st, 1) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 1);
-        it->applied_uid = sqlite3_column_type(st, 2) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 2);
-        it->applied_gid = sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 3);
-    }
-    sqlite3_reset(st);
     *ret = o;
     return 0;
 }

@@ -138,7 +138,10 @@ static const char *const steps[] = {
     "  xml TEXT NOT NULL,"
     "  commit_id TEXT,"                   /* desired commit that last changed it; NULL: work tree */
     "  saved_at INTEGER NOT NULL"
-    ") STRICT, WITHOUT ROWID;",
+    ") STRICT, WITHOUT ROWID;"
+    /* Digest of a pool's recorded volume rows (observations.c): an
+     * observation that finds them unchanged does not rewrite them. */
+    "ALTER TABLE obs_pool ADD COLUMN vols_digest INTEGER;",
 };
 _Static_assert(PK_NELEM(steps) == PK_STORE_SCHEMA_VERSION, "one schema step per version");
 

@@ -45,6 +45,16 @@ char *pk_strndup(const char *s, size_t n)
     return d;
 }
 
+char *pk_path_join(const char *dir, const char *name)
+{
+    size_t a = strlen(dir), b = strlen(name);
+    char *p = pk_malloc(a + b + 2);
+    memcpy(p, dir, a);
+    p[a] = '/';
+    memcpy(p + a + 1, name, b + 1);
+    return p;
+}
+
 char *pk_vasprintf(const char *fmt, va_list ap)
 {
     char *s = NULL;

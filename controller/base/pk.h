@@ -25,6 +25,8 @@ char *pk_strdup(const char *s);          /* NULL -> NULL */
 char *pk_strndup(const char *s, size_t n);
 char *pk_asprintf(const char *fmt, ...) PK_PRINTF(1, 2);
 char *pk_vasprintf(const char *fmt, va_list ap) PK_PRINTF(1, 0);
+/* "dir/name": what pk_asprintf("%s/%s") makes, for loops over many files. */
+char *pk_path_join(const char *dir, const char *name);
 #define PK_NEW(type) ((type *)pk_calloc(1, sizeof(type)))
 /* Grow *arr (of *n elements) by one zeroed element; returns a pointer to it. */
 #define PK_APPEND(arr, n) \
