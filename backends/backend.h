@@ -91,8 +91,13 @@ typedef struct pk_backend {
 } pk_backend;
 
 /* The backend for a pool type; NULL when this build has none (the caller
- * reports "pool type X is not supported by this build"). */
+ * reports "pool type X is not supported by this build") or its module
+ * cannot be loaded (pk_backend_observe puts why in the pool's error). The
+ * first lookup of a network pool type loads its module (registry.c). */
 const pk_backend *pk_backend_for(pk_pool_type t);
+/* As pk_backend_for, but NULL rather than loading a module: for closing
+ * connections, which a backend never loaded has none of. */
+const pk_backend *pk_backend_loaded(pk_pool_type t);
 /* Observe one desired pool (pool and, if running, its volumes). Never fails:
  * errors land in out->error. */
 void pk_backend_observe(pk_bctx *c, const pk_pool *def, pk_obs_pool *out);

@@ -1,6 +1,7 @@
 /* Webhook delivery over libcurl: one thread and one queue per target. */
 #include "notify.h"
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -212,51 +213,116 @@ static size_t discard(char *ptr PK_UNUSED, size_t size, size_t n, void *u PK_UNU
     return size * n;
 }
 
+/* ---- libcurl, loaded by the first delivery ----
+ * Linked, libcurl and what it pulls in (TLS, LDAP, Kerberos...) would cost
+ * every poolkeeper command milliseconds and megabytes at start, for the one
+ * use webhooks make of it. The table's types are curl.h's, so the compiler
+ * checks each call as it would a direct one (but for the argument types of
+ * curl_easy_setopt and curl_easy_getinfo, which curl.h checks with macros
+ * around the direct calls only). */
+typedef struct curl_api {
+    __typeof__(&curl_global_init) global_init;
+    __typeof__(&curl_easy_init) easy_init;
+    __typeof__(&curl_easy_reset) easy_reset;
+    __typeof__(&curl_easy_setopt) easy_setopt;
+    __typeof__(&curl_easy_perform) easy_perform;
+    __typeof__(&curl_easy_getinfo) easy_getinfo;
+    __typeof__(&curl_easy_strerror) easy_strerror;
+    __typeof__(&curl_easy_cleanup) easy_cleanup;
+    __typeof__(&curl_slist_append) slist_append;
+    __typeof__(&curl_slist_free_all) slist_free_all;
+} curl_api;
+
+#define PK_LIBCURL "libcurl.so.4"
+
+/* Set once by curl_load (pthread_once); the library stays loaded and
+ * initialised for the life of the process. */
+static curl_api curl;
+static char *curl_error;
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+#define CURL_SYM(field, name) \
+    (curl.field = (__typeof__(curl.field))dlsym(h, name))
+
+static void curl_load(void)
+{
+    void *h = dlopen(PK_LIBCURL, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        curl_error = pk_asprintf("cannot load libcurl ('%s'): %s", PK_LIBCURL, dlerror());
+        return;
+    }
+    if (!CURL_SYM(global_init, "curl_global_init") || !CURL_SYM(easy_init, "curl_easy_init") ||
+        !CURL_SYM(easy_reset, "curl_easy_reset") || !CURL_SYM(easy_setopt, "curl_easy_setopt") ||
+        !CURL_SYM(easy_perform, "curl_easy_perform") || !CURL_SYM(easy_getinfo, "curl_easy_getinfo") ||
+        !CURL_SYM(easy_strerror, "curl_easy_strerror") || !CURL_SYM(easy_cleanup, "curl_easy_cleanup") ||
+        !CURL_SYM(slist_append, "curl_slist_append") || !CURL_SYM(slist_free_all, "curl_slist_free_all")) {
+        curl_error = pk_asprintf("libcurl ('%s') is not usable: %s", PK_LIBCURL, dlerror());
+        memset(&curl, 0, sizeof(curl));
+        return;
+    }
+    /* Never cleaned up: other notifiers of this process may come. */
+    CURLcode rc = curl.global_init(CURL_GLOBAL_DEFAULT);
+    if (rc != CURLE_OK) {
+        curl_error = pk_asprintf("cannot initialise libcurl: %s", curl.easy_strerror(rc));
+        memset(&curl, 0, sizeof(curl));
+    }
+}
+
+/* libcurl, loaded; -1 with *why when it cannot be. */
+static int curl_ready(char **why)
+{
+    pthread_once(&curl_once, curl_load);
+    if (!curl_error) return 0;
+    *why = pk_strdup(curl_error);
+    return -1;
+}
+
 typedef enum { POST_OK, POST_RETRY, POST_GIVE_UP } post_result;
 
 /* One POST; *why gets the reason of a failure. */
 static post_result post(target *t, const job *j, char **why)
 {
     pk_notifier *nf = t->nf;
-    if (!t->curl && !(t->curl = curl_easy_init())) {
+    if (curl_ready(why) < 0) return POST_RETRY;
+    if (!t->curl && !(t->curl = curl.easy_init())) {
         *why = pk_strdup("cannot create a libcurl handle");
         return POST_RETRY;
     }
     CURL *c = t->curl;
-    curl_easy_reset(c);
+    curl.easy_reset(c);
     char errbuf[CURL_ERROR_SIZE] = "";
     struct curl_slist *h = NULL;
     _cleanup_free_ char *hk = pk_asprintf("X-Poolkeeper-Event: %s", j->kind);
     _cleanup_free_ char *hd = pk_asprintf("X-Poolkeeper-Delivery: %lld", (long long)j->id);
     _cleanup_free_ char *sig = t->key ? pk_notify_sign(t->key, t->key_len, j->body, strlen(j->body)) : NULL;
     _cleanup_free_ char *hs = sig ? pk_asprintf("X-Poolkeeper-Signature: %s", sig) : NULL;
-    h = curl_slist_append(h, "Content-Type: application/json");
-    h = curl_slist_append(h, "Expect:");
-    h = curl_slist_append(h, hk);
-    h = curl_slist_append(h, hd);
-    if (hs) h = curl_slist_append(h, hs);
-    curl_easy_setopt(c, CURLOPT_URL, t->url);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, j->body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(j->body));
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "poolkeeper/" PK_VERSION_STRING);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)nf->lim.connect_timeout_ms);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)nf->lim.timeout_ms);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, xferinfo);
-    curl_easy_setopt(c, CURLOPT_XFERINFODATA, nf);
-    CURLcode rc = curl_easy_perform(c);
-    curl_slist_free_all(h);
+    h = curl.slist_append(h, "Content-Type: application/json");
+    h = curl.slist_append(h, "Expect:");
+    h = curl.slist_append(h, hk);
+    h = curl.slist_append(h, hd);
+    if (hs) h = curl.slist_append(h, hs);
+    curl.easy_setopt(c, CURLOPT_URL, t->url);
+    curl.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl.easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl.easy_setopt(c, CURLOPT_POSTFIELDS, j->body);
+    curl.easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(j->body));
+    curl.easy_setopt(c, CURLOPT_USERAGENT, "poolkeeper/" PK_VERSION_STRING);
+    curl.easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)nf->lim.connect_timeout_ms);
+    curl.easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)nf->lim.timeout_ms);
+    curl.easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl.easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+    curl.easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl.easy_setopt(c, CURLOPT_XFERINFOFUNCTION, xferinfo);
+    curl.easy_setopt(c, CURLOPT_XFERINFODATA, nf);
+    CURLcode rc = curl.easy_perform(c);
+    curl.slist_free_all(h);
     if (rc != CURLE_OK) {
-        *why = pk_strdup(errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        *why = pk_strdup(errbuf[0] ? errbuf : curl.easy_strerror(rc));
         return POST_RETRY;
     }
     long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     if (status >= 200 && status < 300) return POST_OK;
     *why = pk_asprintf("HTTP status %ld", status);
     /* The receiver refuses this request as such: sending it again will not help. */
@@ -349,7 +415,7 @@ static void target_clear(target *t)
     }
     pk_strv_free(t->events);
     free(t->queue);
-    if (t->curl) curl_easy_cleanup(t->curl);
+    if (t->curl) curl.easy_cleanup(t->curl);
 }
 
 static bool wants(const target *t, const char *kind)
@@ -388,7 +454,6 @@ int pk_notifier_start(pk_notifier **ret, const pk_notify_target *targets, size_t
             return -1;
         }
     }
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     pthread_mutex_init(&nf->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -500,5 +565,4 @@ void pk_notifier_stop(pk_notifier *nf)
     pthread_cond_destroy(&nf->cv);
     pthread_mutex_destroy(&nf->mu);
     free(nf);
-    curl_global_cleanup();
 }
