@@ -40,9 +40,9 @@
  *   - <encryption format='luks'>: the secret file is opened (and checked)
  *     before anything exists, and handed to qemu-img as /dev/fd/N, for
  *     create and resize alike.
- *   - <label>: set (security.selinux) where SELinux runs, or, on update,
- *     where the file has a label to change; otherwise the plan notes it is
- *     not applicable.
+ *   - <label>: read and set (security.selinux) only where SELinux runs
+ *     (reading it elsewhere would cost an open of every file); otherwise
+ *     the plan notes it is not applicable.
  *   - format 'dir' makes a directory; bochs, cloop and dmg are read-only to
  *     qemu, and ploop needs its own tools: those are refused up front. */
 #include "dir.h"
@@ -65,9 +65,6 @@
 #define DEFAULT_DIR_MODE 0711    /* libvirt's default for pool directories */
 #define DEFAULT_VOL_MODE 0600    /* libvirt's VIR_STORAGE_DEFAULT_VOL_PERM_MODE */
 #define SELINUX_XATTR "security.selinux"
-#ifndef SELINUX_MAGIC
-#define SELINUX_MAGIC 0xf97cff8c
-#endif
 
 /* ---- names and paths ---- */
 
@@ -95,13 +92,13 @@ static bool name_ok(const char *name)
     return true;
 }
 
-static int check_vol_name(const char *name, pk_err **err)
+int pk_dir_check_vol_name(const char *name, const char *tmp_prefix, pk_err **err)
 {
     if (!name_ok(name))
         return pk_fail(err, "invalid volume name '%s'", name ? name : "");
-    if (pk_str_has_prefix(name, PK_DIR_TMP_PREFIX))
+    if (pk_str_has_prefix(name, tmp_prefix))
         return pk_fail(err, "volume name '%s' uses the prefix '%s' reserved for poolkeeper's temporary files",
-                       name, PK_DIR_TMP_PREFIX);
+                       name, tmp_prefix);
     return 0;
 }
 
@@ -201,13 +198,6 @@ static int apply_perms(int fd, const pk_perms *p, int64_t default_mode, const ch
     return 0;
 }
 
-/* setfilecon means something only where SELinux runs: selinuxfs mounted. */
-static bool selinux_active(void)
-{
-    struct statfs sf;
-    return statfs("/sys/fs/selinux", &sf) == 0 && (unsigned long)sf.f_type == SELINUX_MAGIC;
-}
-
 static int set_label(int fd, const char *label, const char *path, pk_err **err)
 {
     if (fsetxattr(fd, SELINUX_XATTR, label, strlen(label) + 1, 0) < 0)
@@ -221,7 +211,7 @@ static int apply_new_label(int fd, const pk_perms *p, const char *path, const ch
                            pk_err **err)
 {
     if (!p->label) return 0;
-    if (!selinux_active()) {
+    if (!pk_selinux_active()) {
         pk_log(PK_LOG_INFO, vol, "vol.create",
                "label '%s' of '%s' is not applicable: SELinux is not active", p->label, path);
         return 0;
@@ -316,7 +306,7 @@ int pk_dir_observe_vols(pk_bctx *c, const pk_pool *def, pk_obs_pool *out, pk_err
         return pk_fail_errno(err, errno, "cannot read pool target '%s'", path);
     }
     pk_obs_vol *vols = NULL;
-    size_t n = 0;
+    size_t n = 0, cap = 0;
     struct dirent *de;
     int ret = -1;
     for (;;) {
@@ -333,12 +323,18 @@ int pk_dir_observe_vols(pk_bctx *c, const pk_pool *def, pk_obs_pool *out, pk_err
          * are not volumes. */
         if (!name_ok(name) || pk_str_has_prefix(name, PK_DIR_TMP_PREFIX))
             continue;
-        pk_obs_vol v = { 0 };
-        if (pk_file_observe(fd, path, name, &opts, &v) == 1)
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            vols = pk_realloc(vols, cap * sizeof(*vols));
+        }
+        memset(&vols[n], 0, sizeof(*vols));
+        if (pk_file_observe(fd, path, name, &opts, &vols[n]) == 1)
             continue;   /* removed meanwhile */
-        *PK_APPEND(vols, n) = v;
+        n++;
     }
     if (n) qsort(vols, n, sizeof(*vols), cmp_obs_vol);
+    /* The listing lives as long as the plan: give back the growth room. */
+    if (n && n < cap) vols = pk_realloc(vols, n * sizeof(*vols));
     for (size_t i = 0; i < out->n_vols; i++)
         pk_obs_vol_clear(&out->vols[i]);
     free(out->vols);
@@ -705,7 +701,7 @@ static int create_dir_vol(pk_bctx *c, int dirfd, const char *path, const pk_vol 
 int pk_dir_create_vol(pk_bctx *c, const pk_pool *def, const pk_vol *vol, pk_obs_vol *out,
                       pk_err **err)
 {
-    if (check_vol_name(vol->name, err) < 0) return -1;
+    if (pk_dir_check_vol_name(vol->name, PK_DIR_TMP_PREFIX, err) < 0) return -1;
     int fmt = vol_format(vol);
     if (check_creatable(vol, fmt, err) < 0) return -1;
     _cleanup_free_ char *path = target_path(def, err);
@@ -801,7 +797,7 @@ static int open_observed(int dirfd, const char *path, const pk_obs_vol *cur, int
 int pk_dir_resize_vol(pk_bctx *c, const pk_pool *def, const pk_vol *vol, const pk_obs_vol *cur,
                       uint64_t new_capacity, pk_obs_vol *out, pk_err **err)
 {
-    if (check_vol_name(cur->name, err) < 0) return -1;
+    if (pk_dir_check_vol_name(cur->name, PK_DIR_TMP_PREFIX, err) < 0) return -1;
     _cleanup_free_ char *path = target_path(def, err);
     if (!path) return -1;
     int fmt = cur->format;
@@ -868,7 +864,7 @@ int pk_dir_resize_vol(pk_bctx *c, const pk_pool *def, const pk_vol *vol, const p
 int pk_dir_update_vol(pk_bctx *c, const pk_pool *def, const pk_vol *vol, const pk_obs_vol *cur,
                       pk_obs_vol *out, pk_err **err)
 {
-    if (check_vol_name(cur->name, err) < 0) return -1;
+    if (pk_dir_check_vol_name(cur->name, PK_DIR_TMP_PREFIX, err) < 0) return -1;
     _cleanup_free_ char *path = target_path(def, err);
     if (!path) return -1;
     _cleanup_close_ int dirfd = open_pool_dir(path, err);
@@ -879,10 +875,8 @@ int pk_dir_update_vol(pk_bctx *c, const pk_pool *def, const pk_vol *vol, const p
     _cleanup_free_ char *vpath = pk_asprintf("%s/%s", path, cur->name);
     if (apply_perms(fd, &vol->target.perms, -1, vpath, err) < 0)
         return -1;
-    /* A label changes where the file has one to change (the planner asks
-     * only then), or where SELinux runs. */
     const char *label = vol->target.perms.label;
-    if (label && !pk_streq(label, cur->perms.label) && (cur->perms.label || selinux_active()) &&
+    if (label && !pk_streq(label, cur->perms.label) && pk_selinux_active() &&
         set_label(fd, label, vpath, err) < 0)
         return -1;
     if (sync_fd(c, fd, vpath, err) < 0)
@@ -892,7 +886,7 @@ int pk_dir_update_vol(pk_bctx *c, const pk_pool *def, const pk_vol *vol, const p
 
 int pk_dir_delete_vol(pk_bctx *c, const pk_pool *def, const pk_obs_vol *cur, pk_err **err)
 {
-    if (check_vol_name(cur->name, err) < 0) return -1;
+    if (pk_dir_check_vol_name(cur->name, PK_DIR_TMP_PREFIX, err) < 0) return -1;
     _cleanup_free_ char *path = target_path(def, err);
     if (!path) return -1;
     if (!cur->identity)

@@ -26,3 +26,7 @@ int pk_dir_sync(pk_bctx *c, const pk_pool *def, pk_err **err);
 #define PK_DIR_TMP_PREFIX ".pk-tmp-"
 /* The temporary name of volume `name` (caller frees). */
 char *pk_dir_tmp_name(const char *name);
+/* 0 if `name` can name a volume file: a plain file name that does not
+ * start with `tmp_prefix`, the backend's prefix for its temporary files
+ * (PK_DIR_TMP_PREFIX here, gluster has its own). */
+int pk_dir_check_vol_name(const char *name, const char *tmp_prefix, pk_err **err);

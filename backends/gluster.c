@@ -22,6 +22,7 @@
  * other image formats by qemu-img through its gluster:// protocol, which
  * this machine's qemu-img must support (Debian: qemu-block-extra). */
 #include "gluster.h"
+#include "dir.h"
 #include "fileprobe.h"
 #include "qemu_img.h"
 #include <errno.h>
@@ -266,16 +267,6 @@ static char *tmp_name(const char *name)
 static bool name_ok(const char *name)
 {
     return pk_name_valid(name) && !pk_str_has_prefix(name, PK_GLUSTER_TMP_PREFIX);
-}
-
-static int check_name(const char *name, pk_err **err)
-{
-    if (!pk_name_valid(name))
-        return pk_fail(err, "invalid volume name '%s'", name ? name : "");
-    if (pk_str_has_prefix(name, PK_GLUSTER_TMP_PREFIX))
-        return pk_fail(err, "volume name '%s' uses the prefix '%s' reserved for poolkeeper's temporary files",
-                       name, PK_GLUSTER_TMP_PREFIX);
-    return 0;
 }
 
 /* Files are known by their gfid; st_ino is its low 64 bits, random for
@@ -535,7 +526,7 @@ static int make_image(const pk_pool *def, const char *tmp, const pk_vol *vol, pk
 static int gl_create_vol(pk_bctx *c PK_UNUSED, const pk_pool *def, const pk_vol *vol, pk_obs_vol *out,
                          pk_err **err)
 {
-    if (check_name(vol->name, err) < 0) return -1;
+    if (pk_dir_check_vol_name(vol->name, PK_GLUSTER_TMP_PREFIX, err) < 0) return -1;
     int fmt = vol_format(vol);
     bool raw = fmt == PK_IMG_RAW && !vol->target.encryption;
     if (!raw && !pk_qemu_format_name(fmt))
@@ -603,7 +594,7 @@ static int check_observed(glfs_t *fs, const char *path, const pk_obs_vol *cur, s
 static int gl_resize_vol(pk_bctx *c, const pk_pool *def, const pk_vol *vol, const pk_obs_vol *cur,
                          uint64_t new_capacity, pk_obs_vol *out, pk_err **err)
 {
-    if (check_name(cur->name, err) < 0) return -1;
+    if (pk_dir_check_vol_name(cur->name, PK_GLUSTER_TMP_PREFIX, err) < 0) return -1;
     bool shrink = new_capacity < cur->capacity;
     if (shrink && !c->allow_shrink)
         return pk_fail(err, "shrinking volume '%s' from %llu to %llu bytes needs policy allow_shrink", cur->path,
@@ -649,7 +640,7 @@ static int gl_resize_vol(pk_bctx *c, const pk_pool *def, const pk_vol *vol, cons
 static int gl_update_vol(pk_bctx *c PK_UNUSED, const pk_pool *def, const pk_vol *vol, const pk_obs_vol *cur,
                          pk_obs_vol *out, pk_err **err)
 {
-    if (check_name(cur->name, err) < 0) return -1;
+    if (pk_dir_check_vol_name(cur->name, PK_GLUSTER_TMP_PREFIX, err) < 0) return -1;
     glfs_t *fs;
     _cleanup_free_ char *dir = NULL;
     if (open_dir(def, &fs, &dir, err) < 0) return -1;
@@ -667,7 +658,7 @@ static int gl_update_vol(pk_bctx *c PK_UNUSED, const pk_pool *def, const pk_vol 
 
 static int gl_delete_vol(pk_bctx *c PK_UNUSED, const pk_pool *def, const pk_obs_vol *cur, pk_err **err)
 {
-    if (check_name(cur->name, err) < 0) return -1;
+    if (pk_dir_check_vol_name(cur->name, PK_GLUSTER_TMP_PREFIX, err) < 0) return -1;
     glfs_t *fs;
     _cleanup_free_ char *dir = NULL;
     if (open_dir(def, &fs, &dir, err) < 0) return -1;

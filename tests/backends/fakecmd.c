@@ -1,5 +1,6 @@
 /* Fake external programs through the runner's hook (see fakecmd.h). */
 #include "fakecmd.h"
+#include "testutil.h"
 #include "../../backends/runner.h"
 #include <sys/stat.h>
 
@@ -148,12 +149,10 @@ static void remember_path(void)
     if (!saved_path) saved_path = pk_strdup(getenv("PATH") ? getenv("PATH") : "/usr/sbin:/usr/bin:/sbin:/bin");
 }
 
-void fc_fake_programs(const char *dir, ...)
+static void fake_programs(const char *dir, va_list ap)
 {
     remember_path();
     mkdir(dir, 0755);
-    va_list ap;
-    va_start(ap, dir);
     for (const char *name; (name = va_arg(ap, const char *));) {
         _cleanup_free_ char *p = pk_asprintf("%s/%s", dir, name);
         FILE *f = fopen(p, "we");
@@ -162,9 +161,27 @@ void fc_fake_programs(const char *dir, ...)
         fclose(f);
         chmod(p, 0755);
     }
-    va_end(ap);
     _cleanup_free_ char *path = pk_asprintf("%s:%s", dir, saved_path);
     setenv("PATH", path, 1);
+}
+
+void fc_fake_programs(const char *dir, ...)
+{
+    va_list ap;
+    va_start(ap, dir);
+    fake_programs(dir, ap);
+    va_end(ap);
+}
+
+char *fc_setup(const char *test, ...)
+{
+    char *tmp = tap_tmpdir(test);
+    _cleanup_free_ char *bin = pk_asprintf("%s/bin", tmp);
+    va_list ap;
+    va_start(ap, test);
+    fake_programs(bin, ap);
+    va_end(ap);
+    return tmp;
 }
 
 /* PATH made of the directories of the saved one that do not hold prog. */
@@ -191,13 +208,42 @@ void fc_path_reset(void)
 char *fc_data(const char *rel)
 {
     _cleanup_free_ char *p = pk_asprintf("%s/data/%s", tap_data_dir(), rel);
-    FILE *f = fopen(p, "re");
-    if (!f) tap_bail("cannot read test data %s", p);
-    pk_buf b = PK_BUF_INIT;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), f)) > 0) pk_buf_addn(&b, buf, n);
-    fclose(f);
-    pk_buf_add(&b, "");
-    return pk_buf_steal(&b);
+    char *s = tu_read(p);
+    if (!s) tap_bail("cannot read test data %s", p);
+    return s;
+}
+
+pk_pool *fc_pool(const char *xml)
+{
+    _cleanup_(pk_err_freep) pk_err *e = NULL;
+    pk_pool *p = pk_pool_parse(xml, strlen(xml), "test.xml", &e);
+    if (!p) {
+        _cleanup_free_ char *s = fc_errstr(e);
+        tap_bail("pool XML does not parse: %s", s);
+    }
+    return p;
+}
+
+pk_vol *fc_vol(const pk_pool *pool, const char *xml, unsigned flags)
+{
+    _cleanup_(pk_err_freep) pk_err *e = NULL;
+    pk_vol *v = pk_vol_parse(pool, xml, strlen(xml), "vol.xml", flags, &e);
+    if (!v) {
+        _cleanup_free_ char *s = fc_errstr(e);
+        tap_bail("volume XML does not parse: %s", s);
+    }
+    return v;
+}
+
+char *fc_errstr(const pk_err *e)
+{
+    return e ? pk_err_str(e) : pk_strdup("");
+}
+
+char *fc_errstr_take(pk_err **e)
+{
+    char *s = fc_errstr(*e);
+    pk_err_free(*e);
+    *e = NULL;
+    return s;
 }

@@ -4,6 +4,12 @@
  * programs (zfs, vstorage-mount) or the kernel (LVM, iSCSI) they need. */
 #pragma once
 #include "../tap.h"
+#include "../../desired/model.h"
+
+/* The start of such a test: its temporary directory (tap_tmpdir(test),
+ * returned) with these programs (NULL-terminated) faked in its bin/, first
+ * in PATH (fc_fake_programs). */
+char *fc_setup(const char *test, ...) __attribute__((sentinel));
 
 /* Start answering (and recording); fc_stop() ends it and forgets all. */
 void fc_start(void);
@@ -36,3 +42,11 @@ void fc_path_reset(void);
 
 /* A file of this test's data directory (tests/data/...), read whole. */
 char *fc_data(const char *rel);
+
+/* Pool and volume XML of the test, parsed; a parse error bails out. */
+pk_pool *fc_pool(const char *xml);
+pk_vol *fc_vol(const pk_pool *pool, const char *xml, unsigned flags);
+/* The message of `e` for test output ("" when there is none).
+ * fc_errstr_take() also frees *e and sets it to NULL for the next call. */
+char *fc_errstr(const pk_err *e);
+char *fc_errstr_take(pk_err **e);

@@ -14,24 +14,13 @@
 
 static char *tmp;
 
-static char *errstr(pk_err *e)
-{
-    char *s = e ? pk_err_str(e) : pk_strdup("");
-    pk_err_free(e);
-    return s;
-}
-
 static pk_pool *iscsi_pool(const char *extra_source, const char *target)
 {
     _cleanup_free_ char *xml = pk_asprintf(
         "<pool type='iscsi'><name>tgt</name><source><host name='127.0.0.1' port='3260'/>"
         "<device path='" IQN "'/>%s</source><target><path>%s</path></target></pool>",
         extra_source, target);
-    pk_err *e = NULL;
-    pk_pool *p = pk_pool_parse(xml, strlen(xml), "test.xml", &e);
-    _cleanup_free_ char *s = errstr(e);
-    if (!p) tap_bail("pool XML does not parse: %s", s);
-    return p;
+    return fc_pool(xml);
 }
 
 static void write_file(const char *path, const char *content, mode_t mode)
@@ -100,7 +89,7 @@ static void test_observe(void)
     fc_start();
     fc_reply("iscsiadm --mode session", 12, "", "iscsiadm: can not connect to iSCSI daemon (111)!\n");
     pk_backend_observe(&c, p, &o);
-    _cleanup_free_ char *e12 = o.error ? pk_err_str(o.error) : pk_strdup("");
+    _cleanup_free_ char *e12 = fc_errstr(o.error);
     tap_ok(o.error && strstr(e12, "status 12") && strstr(e12, "iSCSI daemon"),
            "iscsiadm failing is an observe error, not 'inactive': %s", e12);
     pk_obs_pool_clear(&o);
@@ -149,7 +138,7 @@ static void test_observe(void)
         fc_reply(prefix, 0, out, "");
     }
     pk_backend_observe(&c, pdev, &o);
-    _cleanup_free_ char *oe = o.error ? pk_err_str(o.error) : pk_strdup("");
+    _cleanup_free_ char *oe = fc_errstr(o.error);
     tap_ok(!o.error && o.state == PK_POOL_RUNNING, "a session to the target: running %s", oe);
     tap_ok(fc_find("iscsiadm --mode session -r 1 -R") != NULL, "the session is rescanned (libvirt's -r SID -R)");
     tap_is_int((long long)o.n_vols, 2, "two disk LUNs; the controller LUN 0 (type 12) is none");
@@ -190,8 +179,7 @@ static void test_start_stop(void)
     fc_reply("iscsiadm --mode node", 0, node_new, "");
     fc_reply("iscsiadm --mode node --portal " PORTAL " --targetname " IQN " --login", 0, login, "");
     int r = pk_backend_iscsi.start(&c, p, &e);
-    _cleanup_free_ char *e1 = errstr(e);
-    e = NULL;
+    _cleanup_free_ char *e1 = fc_errstr_take(&e);
     tap_ok(r == 0, "start without CHAP %s", e1);
     tap_is_str(fc_cmd(1), "iscsiadm --mode node --portal " PORTAL " --targetname " IQN " --op new",
                "libvirt's node record first");
@@ -207,8 +195,7 @@ static void test_start_stop(void)
     fc_reply("iscsiadm --mode session", 0, sess, "");
     fc_reply("iscsiadm --mode node", 0, logout, "");
     r = pk_backend_iscsi.stop(&c, p, &e);
-    _cleanup_free_ char *e2 = errstr(e);
-    e = NULL;
+    _cleanup_free_ char *e2 = fc_errstr_take(&e);
     tap_ok(r == 0, "stop %s", e2);
     tap_is_str(fc_cmd(1), "iscsiadm --mode node --portal " PORTAL " --targetname " IQN " --logout",
                "stop logs out (libvirt's argv)");
@@ -223,8 +210,7 @@ static void test_start_stop(void)
     fc_reply("iscsiadm --mode node --portal " PORTAL " --targetname " IQN " --login", 24, "",
              "iscsiadm: initiator reported error (24 - iSCSI login failed due to authorization failure)\n");
     r = pk_backend_iscsi.start(&c, p, &e);
-    _cleanup_free_ char *e3 = errstr(e);
-    e = NULL;
+    _cleanup_free_ char *e3 = fc_errstr_take(&e);
     tap_ok(r < 0 && strstr(e3, "cannot log in to iSCSI target") && strstr(e3, "authorization failure"),
            "failed login: %s", e3);
     fc_stop();
@@ -257,8 +243,7 @@ static void test_chap(void)
     reply_no_session();
     fc_reply("iscsiadm --mode node", 0, "", "");
     int r = pk_backend_iscsi.start(&c, p, &e);
-    _cleanup_free_ char *e1 = errstr(e);
-    e = NULL;
+    _cleanup_free_ char *e1 = fc_errstr_take(&e);
     tap_ok(r == 0, "start with CHAP %s", e1);
     tap_is_str(fc_cmd(2), "iscsiadm --mode node --portal " PORTAL " --target " IQN
                " --op update --name node.session.auth.authmethod --value CHAP",
@@ -324,8 +309,7 @@ static void test_chap(void)
         reply_no_session();
         fc_reply("iscsiadm --mode node", 0, "", "");
         r = pk_backend_iscsi.start(&c, p, &e);
-        _cleanup_free_ char *es = errstr(e);
-        e = NULL;
+        _cleanup_free_ char *es = fc_errstr_take(&e);
         tap_ok(r < 0 && strstr(es, bad[i][1]), "unusable secret refused: %s", es);
         tap_ok(!fc_find("iscsiadm --mode node --portal " PORTAL " --targetname " IQN " --login"),
                "and no login attempted");
@@ -335,7 +319,7 @@ static void test_chap(void)
     reply_no_session();
     fc_reply("iscsiadm --mode node", 0, "", "");
     r = pk_backend_iscsi.start(&c, p, &e);
-    _cleanup_free_ char *e4 = errstr(e);
+    _cleanup_free_ char *e4 = fc_errstr_take(&e);
     tap_ok(r < 0 && strstr(e4, "mode 0600"), "a secret file others can read is refused: %s", e4);
     pk_iscsi_set_node_dir(NULL);
     fc_stop();
@@ -356,8 +340,7 @@ static void test_initiator_iface(void)
     fc_reply("iscsiadm --mode discovery", 0, disc, "");
     fc_reply("iscsiadm --mode node", 0, "", "");
     int r = pk_backend_iscsi.start(&c, p, &e);
-    _cleanup_free_ char *e1 = errstr(e);
-    e = NULL;
+    _cleanup_free_ char *e1 = fc_errstr_take(&e);
     tap_ok(r == 0, "start with an initiator IQN %s", e1);
     const char *mk = fc_find("iscsiadm --mode iface --interface");
     tap_ok(mk && strstr(mk, " --op new") && strstr(mk, "poolkeeper-iface-"),
@@ -395,7 +378,7 @@ static void test_missing_tool(void)
     pk_bctx c = { .no_sync = true };
     pk_obs_pool o = { 0 };
     pk_backend_observe(&c, p, &o);
-    _cleanup_free_ char *s = o.error ? pk_err_str(o.error) : pk_strdup("");
+    _cleanup_free_ char *s = fc_errstr(o.error);
     tap_ok(o.error && strstr(s, "iscsi: program 'iscsiadm' not found"), "without open-iscsi: %s", s);
     pk_obs_pool_clear(&o);
     fc_path_reset();
@@ -403,9 +386,7 @@ static void test_missing_tool(void)
 
 int main(void)
 {
-    tmp = tap_tmpdir("iscsi-argv");
-    _cleanup_free_ char *bin = pk_asprintf("%s/bin", tmp);
-    fc_fake_programs(bin, "iscsiadm", NULL);
+    tmp = fc_setup("iscsi-argv", "iscsiadm", NULL);
     test_parse_session();
     test_observe();
     test_start_stop();

@@ -12,37 +12,12 @@
 
 static char *tmp;
 
-static char *errstr(pk_err *e)
-{
-    char *s = e ? pk_err_str(e) : pk_strdup("");
-    pk_err_free(e);
-    return s;
-}
-
-static pk_pool *parse_pool(const char *xml)
-{
-    pk_err *e = NULL;
-    pk_pool *p = pk_pool_parse(xml, strlen(xml), "test.xml", &e);
-    _cleanup_free_ char *s = errstr(e);
-    if (!p) tap_bail("pool XML does not parse: %s", s);
-    return p;
-}
-
 static pk_pool *vg_pool(const char *vg, const char *dev1, const char *dev2)
 {
     _cleanup_free_ char *xml = pk_asprintf(
         "<pool type='logical'><name>%s</name><source><name>%s</name>"
         "<device path='%s'/><device path='%s'/></source></pool>", vg, vg, dev1, dev2);
-    return parse_pool(xml);
-}
-
-static pk_vol *parse_vol(const pk_pool *p, const char *xml)
-{
-    pk_err *e = NULL;
-    pk_vol *v = pk_vol_parse(p, xml, strlen(xml), "vol.xml", PK_VOL_PARSE_OPT_CAPACITY, &e);
-    _cleanup_free_ char *s = errstr(e);
-    if (!v) tap_bail("volume XML does not parse: %s", s);
-    return v;
+    return fc_pool(xml);
 }
 
 /* A recorded lvs report with one more LV row (as after an lvcreate). */
@@ -104,7 +79,7 @@ static void test_libvirt_argv(void)
         fc_reply("vgchange", 0, "", "");
         e = NULL;
         int r = pk_backend_logical.start(&c, p, &e);
-        _cleanup_free_ char *es = errstr(e);
+        _cleanup_free_ char *es = fc_errstr_take(&e);
         tap_ok(r == 0, "%s: start succeeds %s", cases[i], es);
         tap_is_str(fc_cmd(0), pk_buf_str(&want), "%s: start runs libvirt's command line", cases[i]);
         tap_is_int((long long)fc_count(), 1, "%s: and nothing else", cases[i]);
@@ -135,8 +110,8 @@ static void test_observe(void)
     fc_reply("lvs", 0, lvs_all, "");
     pk_obs_pool o = { 0 };
     pk_backend_observe(&c, p, &o);
-    _cleanup_free_ char *oe = o.error ? pk_err_str(o.error) : NULL;
-    tap_ok(!o.error, "a volume group with volumes is observed %s", oe ? oe : "");
+    _cleanup_free_ char *oe = fc_errstr(o.error);
+    tap_ok(!o.error, "a volume group with volumes is observed %s", oe);
     tap_is_str(fc_cmd(0), "pvs --reportformat json --units b --nosuffix -o "
                "pv_name,pv_uuid,vg_name,vg_uuid,vg_size,vg_free,vg_extent_size",
                "one pvs report: the PVs, their groups and the group's numbers");
@@ -216,7 +191,7 @@ static void test_observe(void)
     fc_start();
     fc_reply("pvs", 0, pvs_vg, "");
     pk_backend_observe(&c, other, &o);
-    _cleanup_free_ char *ge = o.error ? pk_err_str(o.error) : pk_strdup("");
+    _cleanup_free_ char *ge = fc_errstr(o.error);
     tap_ok(o.error && strstr(ge, "'/dev/loop0' is a physical volume of volume group 'pkvg', not 'othervg'"),
            "a source device of another group is an error, never 'absent': %s", ge);
     pk_obs_pool_clear(&o);
@@ -225,7 +200,7 @@ static void test_observe(void)
     fc_start();
     fc_reply("pvs", 5, "", "  /dev/mapper/control: open failed: No such device\n");
     pk_backend_observe(&c, p, &o);
-    _cleanup_free_ char *fe = o.error ? pk_err_str(o.error) : pk_strdup("");
+    _cleanup_free_ char *fe = fc_errstr(o.error);
     tap_ok(o.error && strstr(fe, "exited with status 5"), "a failing pvs is an observe error: %s", fe);
     pk_obs_pool_clear(&o);
     fc_stop();
@@ -263,7 +238,7 @@ static void test_create(void)
           "all", "lvcreate --name v5 -L 16384K -s /dev/pkvg/thick --yes", "swi-a-s---", "thick", "" },
     };
     for (size_t i = 0; i < PK_NELEM(cases); i++) {
-        _cleanup_(pk_vol_freep) pk_vol *v = parse_vol(p, cases[i].xml);
+        _cleanup_(pk_vol_freep) pk_vol *v = fc_vol(p, cases[i].xml, PK_VOL_PARSE_OPT_CAPACITY);
         const char *before = strcmp(cases[i].before, "all") == 0 ? lvs_all : lvs_empty;
         _cleanup_free_ char *after = lvs_plus(before, v->name, "NEW000-uuid", cases[i].attr,
                                               "67108864", cases[i].origin, cases[i].pool_lv);
@@ -275,7 +250,7 @@ static void test_create(void)
         pk_obs_vol out = { 0 };
         pk_err *e = NULL;
         int r = pk_backend_logical.create_vol(&c, p, v, &out, &e);
-        _cleanup_free_ char *es = errstr(e);
+        _cleanup_free_ char *es = fc_errstr_take(&e);
         tap_ok(r == 0, "create %s %s", cases[i].what, es);
         tap_is_str(fc_find("lvcreate"), cases[i].argv, "create %s: argv", cases[i].what);
         tap_is_str(out.identity, "NEW000-uuid", "create %s: the new LV observed by its UUID", cases[i].what);
@@ -300,28 +275,29 @@ static void test_create(void)
           "invalid logical volume name 'x_tmeta'" },
     };
     for (size_t i = 0; i < PK_NELEM(bad); i++) {
-        _cleanup_(pk_vol_freep) pk_vol *v = parse_vol(p, bad[i].xml);
+        _cleanup_(pk_vol_freep) pk_vol *v = fc_vol(p, bad[i].xml, PK_VOL_PARSE_OPT_CAPACITY);
         fc_start();
         fc_reply("pvs", 0, pvs_vg, "");
         fc_reply("lvs", 0, lvs_all, "");
         pk_obs_vol out = { 0 };
         pk_err *e = NULL;
         int r = pk_backend_logical.create_vol(&c, p, v, &out, &e);
-        _cleanup_free_ char *es = errstr(e);
+        _cleanup_free_ char *es = fc_errstr_take(&e);
         tap_ok(r < 0 && strstr(es, bad[i].msg), "refused: %s (%s)", bad[i].what, es);
         tap_ok(!fc_find("lvcreate"), "and no lvcreate ran for %s", bad[i].what);
         pk_obs_vol_clear(&out);
     }
     /* two thin pools: poolkeeper does not pick one */
     _cleanup_free_ char *two = lvs_plus(lvs_all, "tpool2", "TP2", "twi-a-tz--", "33554432", "", "");
-    _cleanup_(pk_vol_freep) pk_vol *sv = parse_vol(p,
-        "<volume><name>v9</name><capacity unit='MiB'>64</capacity><allocation>0</allocation></volume>");
+    _cleanup_(pk_vol_freep) pk_vol *sv = fc_vol(p,
+        "<volume><name>v9</name><capacity unit='MiB'>64</capacity><allocation>0</allocation></volume>",
+        PK_VOL_PARSE_OPT_CAPACITY);
     fc_start();
     fc_reply("pvs", 0, pvs_vg, "");
     fc_reply("lvs", 0, two, "");
     pk_err *e = NULL;
     int r = pk_backend_logical.create_vol(&c, p, sv, NULL, &e);
-    _cleanup_free_ char *es = errstr(e);
+    _cleanup_free_ char *es = fc_errstr_take(&e);
     tap_ok(r < 0 && strstr(es, "has 2 thin pools"), "two thin pools: sparse create refused (%s)", es);
     fc_stop();
 }
@@ -372,8 +348,7 @@ static void test_resize_delete(void)
     fc_reply("lvresize", 0, "", "");
     pk_obs_vol out = { 0 };
     int r = pk_backend_logical.resize_vol(&c, p, NULL, &thick, 32 << 20, &out, &e);
-    _cleanup_free_ char *e1 = errstr(e);
-    e = NULL;
+    _cleanup_free_ char *e1 = fc_errstr_take(&e);
     tap_ok(r == 0, "grow a thick LV %s", e1);
     tap_is_str(fc_find("lvresize"), "lvresize -L 32768K pkvg/thick", "grow: lvresize -L, no --yes");
     pk_obs_vol_clear(&out);
@@ -382,8 +357,7 @@ static void test_resize_delete(void)
     fc_reply("pvs", 0, pvs_vg, "");
     fc_reply("lvs", 0, lvs_all, "");
     r = pk_backend_logical.resize_vol(&c, p, NULL, &thick, 8 << 20, &out, &e);
-    _cleanup_free_ char *e2 = errstr(e);
-    e = NULL;
+    _cleanup_free_ char *e2 = fc_errstr_take(&e);
     tap_ok(r < 0 && strstr(e2, "needs policy allow_shrink"), "shrink refused without allow_shrink (%s)", e2);
     tap_ok(!fc_find("lvresize"), "and nothing was resized");
 
@@ -393,8 +367,7 @@ static void test_resize_delete(void)
     fc_reply("lvs", 0, lvs_all, "");
     fc_reply("lvresize", 0, "", "");
     r = pk_backend_logical.resize_vol(&shrink, p, NULL, &thin, 32 << 20, &out, &e);
-    _cleanup_free_ char *e3 = errstr(e);
-    e = NULL;
+    _cleanup_free_ char *e3 = fc_errstr_take(&e);
     tap_ok(r == 0, "shrink a thin LV with allow_shrink %s", e3);
     tap_is_str(fc_find("lvresize"), "lvresize --yes -L 32768K pkvg/thin", "shrink: lvresize --yes");
     pk_obs_vol_clear(&out);
@@ -403,12 +376,10 @@ static void test_resize_delete(void)
     fc_reply("pvs", 0, pvs_vg, "");
     fc_reply("lvs", 0, lvs_all, "");
     r = pk_backend_logical.resize_vol(&shrink, p, NULL, &snap, 32 << 20, &out, &e);
-    _cleanup_free_ char *e4 = errstr(e);
-    e = NULL;
+    _cleanup_free_ char *e4 = fc_errstr_take(&e);
     tap_ok(r < 0 && strstr(e4, "is a snapshot"), "a snapshot cannot be resized (%s)", e4);
     r = pk_backend_logical.resize_vol(&shrink, p, NULL, &sparse, 128 << 20, &out, &e);
-    _cleanup_free_ char *e5 = errstr(e);
-    e = NULL;
+    _cleanup_free_ char *e5 = fc_errstr_take(&e);
     tap_ok(r < 0 && strstr(e5, "is a snapshot"), "nor can a sparse volume (%s)", e5);
     tap_ok(!fc_find("lvresize"), "no lvresize for them");
 
@@ -419,12 +390,10 @@ static void test_resize_delete(void)
     fc_reply("pvs", 0, pvs_vg, "");
     fc_reply("lvs", 0, lvs_all, "");
     r = pk_backend_logical.resize_vol(&c, p, NULL, &stale, 32 << 20, &out, &e);
-    _cleanup_free_ char *e6 = errstr(e);
-    e = NULL;
+    _cleanup_free_ char *e6 = fc_errstr_take(&e);
     tap_ok(r < 0 && strstr(e6, "was replaced since it was observed"), "resize checks the LV UUID (%s)", e6);
     r = pk_backend_logical.delete_vol(&c, p, &stale, &e);
-    _cleanup_free_ char *e7 = errstr(e);
-    e = NULL;
+    _cleanup_free_ char *e7 = fc_errstr_take(&e);
     tap_ok(r < 0 && strstr(e7, "was replaced"), "so does delete (%s)", e7);
     tap_ok(!fc_find("lvremove") && !fc_find("lvresize"), "nothing ran on the replaced LV");
 
@@ -432,16 +401,14 @@ static void test_resize_delete(void)
     fc_reply("lvs", 0, lvs_all, "");
     fc_reply("lvremove", 0, "", "");
     r = pk_backend_logical.delete_vol(&c, p, &snap, &e);
-    _cleanup_free_ char *e8 = errstr(e);
-    e = NULL;
+    _cleanup_free_ char *e8 = fc_errstr_take(&e);
     tap_ok(r == 0, "delete a snapshot %s", e8);
     tap_is_str(fc_find("lvremove"), "lvremove -f --select lv_uuid=VWEJGs-qvef-WSiE-mFAq-di4J-3iJY-jPsYwB pkvg",
                "lvremove selects the LV by its UUID");
     fc_start();
     fc_reply("lvs", 0, lvs_all, "");
     r = pk_backend_logical.delete_vol(&c, p, &thick, &e);
-    _cleanup_free_ char *e9 = errstr(e);
-    e = NULL;
+    _cleanup_free_ char *e9 = fc_errstr_take(&e);
     tap_ok(r < 0 && strstr(e9, "'snap' is a snapshot of it"), "an origin with a snapshot is kept (%s)", e9);
     tap_ok(!fc_find("lvremove"), "lvremove -f would have taken the snapshot too: not run");
     _cleanup_free_ char *lvs_empty = fc_data("recorded/lvm/lvs-empty.json");
@@ -470,8 +437,7 @@ static void test_delete_pool(void)
     fc_reply("pvs", 0, pvs_vg, "");
     fc_reply("lvs", 0, lvs_all, "");
     int r = pk_backend_logical.delete_pool(&c, p, NULL, &e);
-    _cleanup_free_ char *e1 = errstr(e);
-    e = NULL;
+    _cleanup_free_ char *e1 = fc_errstr_take(&e);
     tap_ok(r < 0 && strstr(e1, "does not own: 'snap', 'sparse', 'thick', 'thin', 'tpool'"),
            "a group holding LVs we do not own is kept (%s)", e1);
     tap_ok(!fc_find("vgremove") && !fc_find("lvremove"), "nothing removed");
@@ -482,8 +448,7 @@ static void test_delete_pool(void)
     fc_reply("vgremove", 0, "", "");
     fc_reply("pvremove", 0, "", "");
     r = pk_backend_logical.delete_pool(&c, p, NULL, &e);
-    _cleanup_free_ char *e2 = errstr(e);
-    e = NULL;
+    _cleanup_free_ char *e2 = fc_errstr_take(&e);
     tap_ok(r == 0, "an empty group is deleted %s", e2);
     tap_is_str(fc_cmd(2), "vgremove pkvg", "vgremove without -f: LVM refuses if an LV appeared meanwhile");
     tap_is_str(fc_cmd(3), "pvremove /dev/loop0", "then pvremove of each device");
@@ -526,8 +491,7 @@ static void test_build(void)
     fc_reply("pvcreate", 0, "", "");
     fc_reply("vgcreate", 0, "", "");
     int r = pk_backend_logical.build(&c, p, &e);
-    _cleanup_free_ char *e1 = errstr(e);
-    e = NULL;
+    _cleanup_free_ char *e1 = fc_errstr_take(&e);
     tap_ok(r == 0, "build on two empty devices %s", e1);
     _cleanup_free_ char *w1 = pk_asprintf("pvcreate %s", d1);
     _cleanup_free_ char *w2 = pk_asprintf("pvcreate %s", d2);
@@ -556,8 +520,7 @@ static void test_build(void)
     fc_reply("pvs", 0, none, "");
     fc_reply("pvcreate", 0, "", "");
     r = pk_backend_logical.build(&c, p, &e);
-    _cleanup_free_ char *e2 = errstr(e);
-    e = NULL;
+    _cleanup_free_ char *e2 = fc_errstr_take(&e);
     tap_ok(r < 0 && strstr(e2, "holds swap") && strstr(e2, "allow_format"),
            "a device with a signature is refused without allow_format (%s)", e2);
     tap_ok(!fc_find("vgcreate"), "no group was made");
@@ -569,8 +532,7 @@ static void test_build(void)
     fc_reply("pvcreate", 0, "", "");
     fc_reply("vgcreate", 0, "", "");
     r = pk_backend_logical.build(&fmt, p, &e);
-    _cleanup_free_ char *e3 = errstr(e);
-    e = NULL;
+    _cleanup_free_ char *e3 = fc_errstr_take(&e);
     tap_ok(r == 0 && fc_count_prefix("pvcreate") == 2, "allow_format: built %s", e3);
     _cleanup_free_ char *sig = tl_blkid_value(d2, "TYPE");
     tap_is_str(sig, "", "the old signature was erased before pvcreate");
@@ -582,7 +544,7 @@ static void test_build(void)
     fc_start();
     fc_reply("pvs", 0, taken, "");
     r = pk_backend_logical.build(&fmt, p, &e);
-    _cleanup_free_ char *e4 = errstr(e);
+    _cleanup_free_ char *e4 = fc_errstr_take(&e);
     tap_ok(r < 0 && strstr(e4, "is a physical volume of volume group 'othervg'"),
            "a PV of another group is never taken (%s)", e4);
     tap_ok(!fc_find("pvcreate"), "nothing was written");
@@ -598,7 +560,7 @@ static void test_missing_tool(void)
     pk_bctx c = { .no_sync = true };
     pk_obs_pool o = { 0 };
     pk_backend_observe(&c, p, &o);
-    _cleanup_free_ char *s = o.error ? pk_err_str(o.error) : pk_strdup("");
+    _cleanup_free_ char *s = fc_errstr(o.error);
     tap_ok(o.error && strstr(s, "logical: program 'lvm' not found"),
            "without LVM observe fails naming the program: %s", s);
     pk_obs_pool_clear(&o);
@@ -607,10 +569,8 @@ static void test_missing_tool(void)
 
 int main(void)
 {
-    tmp = tap_tmpdir("logical-argv");
     /* The LVM tools may be missing here: the hook answers for them. */
-    _cleanup_free_ char *bin = pk_asprintf("%s/bin", tmp);
-    fc_fake_programs(bin, "lvm", NULL);
+    tmp = fc_setup("logical-argv", "lvm", NULL);
     test_libvirt_argv();
     test_observe();
     test_create();

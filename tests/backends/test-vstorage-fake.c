@@ -11,22 +11,6 @@
 
 static char *tmp;
 
-static char *errstr(pk_err *e)
-{
-    char *s = e ? pk_err_str(e) : pk_strdup("");
-    pk_err_free(e);
-    return s;
-}
-
-static pk_pool *parse_pool(const char *xml)
-{
-    pk_err *e = NULL;
-    pk_pool *p = pk_pool_parse(xml, strlen(xml), "test.xml", &e);
-    _cleanup_free_ char *s = errstr(e);
-    if (!p) tap_bail("pool XML does not parse: %s", s);
-    return p;
-}
-
 static char *mountinfo(const char *name, const char *content)
 {
     char *path = pk_asprintf("%s/%s", tmp, name);
@@ -43,12 +27,12 @@ static void test_vstorage(void)
     _cleanup_free_ char *xml = pk_asprintf(
         "<pool type='vstorage'><name>vs</name><source><name>cluster1</name></source>"
         "<target><path>%s</path></target></pool>", target);
-    _cleanup_(pk_pool_freep) pk_pool *p = parse_pool(xml);
+    _cleanup_(pk_pool_freep) pk_pool *p = fc_pool(xml);
     _cleanup_free_ char *xml2 = pk_asprintf(
         "<pool type='vstorage'><name>vs</name><source><name>cluster1</name></source>"
         "<target><path>%s</path><permissions><mode>0750</mode><owner>0</owner><group>0</group>"
         "</permissions></target></pool>", target);
-    _cleanup_(pk_pool_freep) pk_pool *p2 = parse_pool(xml2);
+    _cleanup_(pk_pool_freep) pk_pool *p2 = fc_pool(xml2);
     _cleanup_free_ char *none = mountinfo("mi-none", "22 1 0:21 / / rw - ext4 /dev/vda rw\n");
     _cleanup_free_ char *mounted_text = pk_asprintf(
         "22 1 0:21 / / rw - ext4 /dev/vda rw\n"
@@ -79,8 +63,7 @@ static void test_vstorage(void)
 
     fc_reply("vstorage-mount", 0, "", "");
     int r = b->start(&c, p, &e);
-    _cleanup_free_ char *e1 = errstr(e);
-    e = NULL;
+    _cleanup_free_ char *e1 = fc_errstr_take(&e);
     _cleanup_free_ char *want = pk_asprintf("vstorage-mount -c cluster1 %s -m 711 -g root -u root", target);
     tap_ok(r == 0, "start %s", e1);
     tap_is_str(fc_cmd(0), want, "libvirt's vstorage-mount line: mode 0711, our own user and group");
@@ -101,20 +84,19 @@ static void test_vstorage(void)
     _cleanup_free_ char *wantu = pk_asprintf("umount %s", target);
     tap_ok(r == 0 && pk_streq(fc_cmd(0), wantu), "stop: umount TARGET");
     r = b->delete_pool(&c, p, NULL, &e);
-    _cleanup_free_ char *e2 = errstr(e);
-    e = NULL;
+    _cleanup_free_ char *e2 = fc_errstr_take(&e);
     tap_ok(r < 0 && strstr(e2, "is mounted"), "a mounted pool is not deleted (%s)", e2);
 
     pk_mount_set_proc_files(other, NULL);
     pk_backend_observe(&c, p, &o);
-    _cleanup_free_ char *oe = o.error ? pk_err_str(o.error) : pk_strdup("");
+    _cleanup_free_ char *oe = fc_errstr(o.error);
     tap_ok(o.error && strstr(oe, "vstorage://cluster2"), "another cluster on the target is an error: %s", oe);
     pk_obs_pool_clear(&o);
 
     pk_mount_set_proc_files(none, NULL);
     fc_path_without("vstorage-mount");
     pk_backend_observe(&c, p, &o);
-    _cleanup_free_ char *me = o.error ? pk_err_str(o.error) : pk_strdup("");
+    _cleanup_free_ char *me = fc_errstr(o.error);
     tap_ok(o.error && strstr(me, "vstorage: program 'vstorage-mount' not found"),
            "without vstorage-mount observe fails naming it: %s", me);
     pk_obs_pool_clear(&o);
@@ -125,13 +107,13 @@ static void test_vstorage(void)
 
 static void test_sheepdog(void)
 {
-    _cleanup_(pk_pool_freep) pk_pool *p = parse_pool(
+    _cleanup_(pk_pool_freep) pk_pool *p = fc_pool(
         "<pool type='sheepdog'><name>sd</name><source><name>sd</name><host name='localhost' port='7000'/>"
         "</source></pool>");
     pk_bctx c = { .no_sync = true };
     pk_obs_pool o = { 0 };
     pk_backend_observe(&c, p, &o);
-    _cleanup_free_ char *s = o.error ? pk_err_str(o.error) : pk_strdup("");
+    _cleanup_free_ char *s = fc_errstr(o.error);
     tap_ok(o.error && strstr(s, "sheepdog is not supported"), "a sheepdog pool: %s", s);
     tap_ok(o.state == PK_POOL_ABSENT && !o.vols_observed, "and nothing is observed of it");
     const pk_backend *b = pk_backend_for(PK_POOL_SHEEPDOG);
@@ -141,9 +123,7 @@ static void test_sheepdog(void)
 
 int main(void)
 {
-    tmp = tap_tmpdir("vstorage-fake");
-    _cleanup_free_ char *bin = pk_asprintf("%s/bin", tmp);
-    fc_fake_programs(bin, "vstorage-mount", NULL);
+    tmp = fc_setup("vstorage-fake", "vstorage-mount", NULL);
     test_vstorage();
     test_sheepdog();
     return tap_done();

@@ -11,33 +11,13 @@
 
 static char *tmp;
 
-static char *errstr(pk_err *e)
-{
-    char *s = e ? pk_err_str(e) : pk_strdup("");
-    pk_err_free(e);
-    return s;
-}
-
 static pk_pool *zpool_def(const char *name, const char *dev1, const char *dev2)
 {
     _cleanup_free_ char *devs = dev1 ? pk_asprintf("<device path='%s'/><device path='%s'/>", dev1, dev2)
                                      : pk_strdup("");
     _cleanup_free_ char *xml = pk_asprintf("<pool type='zfs'><name>z</name><source><name>%s</name>%s"
                                            "</source></pool>", name, devs);
-    pk_err *e = NULL;
-    pk_pool *p = pk_pool_parse(xml, strlen(xml), "test.xml", &e);
-    _cleanup_free_ char *s = errstr(e);
-    if (!p) tap_bail("pool XML does not parse: %s", s);
-    return p;
-}
-
-static pk_vol *vol_def(const pk_pool *p, const char *xml)
-{
-    pk_err *e = NULL;
-    pk_vol *v = pk_vol_parse(p, xml, strlen(xml), "vol.xml", 0, &e);
-    _cleanup_free_ char *s = errstr(e);
-    if (!v) tap_bail("volume XML does not parse: %s", s);
-    return v;
+    return fc_pool(xml);
 }
 
 /* As `zfs list -H -t filesystem -o name,guid` and the libvirt comments show them. */
@@ -60,7 +40,7 @@ static void test_observe(void)
     fc_reply("zpool get", 0, ZPOOL_GET, "");
     fc_reply("zfs list -Hp -t volume", 0, ZVOLS, "");
     pk_backend_observe(&c, p, &o);
-    _cleanup_free_ char *oe = o.error ? pk_err_str(o.error) : pk_strdup("");
+    _cleanup_free_ char *oe = fc_errstr(o.error);
     tap_ok(!o.error && o.state == PK_POOL_RUNNING, "an existing dataset runs (nothing to start) %s", oe);
     tap_is_str(fc_cmd(0), "zfs list -H -t filesystem -o name,guid tank",
                "libvirt's check, with the guid for identity");
@@ -94,7 +74,7 @@ static void test_observe(void)
     fc_start();
     fc_reply("zfs list -H -t filesystem", 1, "", "The ZFS modules are not loaded.\n");
     pk_backend_observe(&c, p, &o);
-    _cleanup_free_ char *me = o.error ? pk_err_str(o.error) : pk_strdup("");
+    _cleanup_free_ char *me = fc_errstr(o.error);
     tap_ok(o.error && strstr(me, "modules are not loaded"), "any other failure is an error, not absence: %s", me);
     pk_obs_pool_clear(&o);
 
@@ -122,8 +102,7 @@ static void test_build_delete_pool(void)
     fc_reply("zfs list -H -t filesystem", 1, "", NO_DATASET);
     fc_reply("zpool create", 0, "", "");
     int r = pk_backend_zfs.build(&c, p, &e);
-    _cleanup_free_ char *e1 = errstr(e);
-    e = NULL;
+    _cleanup_free_ char *e1 = fc_errstr_take(&e);
     tap_ok(r == 0, "build a zpool %s", e1);
     _cleanup_free_ char *want = pk_asprintf("zpool create tank %s %s", d1, d2);
     tap_is_str(fc_cmd(1), want, "libvirt's zpool create NAME DEV...");
@@ -133,8 +112,7 @@ static void test_build_delete_pool(void)
     fc_start();
     fc_reply("zfs list -H -t filesystem", 1, "", NO_DATASET);
     r = pk_backend_zfs.build(&c, p, &e);
-    _cleanup_free_ char *e2 = errstr(e);
-    e = NULL;
+    _cleanup_free_ char *e2 = fc_errstr_take(&e);
     tap_ok(r < 0 && strstr(e2, "holds swap") && strstr(e2, "allow_format"),
            "a device with a signature is refused (%s)", e2);
     tap_ok(!fc_find("zpool create"), "no zpool create");
@@ -166,8 +144,7 @@ static void test_build_delete_pool(void)
     fc_reply("zfs list -H -r -t all", 0, "tank\ntank/vol1\ntank/foreign\n", "");
     char *owned[] = { (char *)"vol1", NULL };
     r = pk_backend_zfs.delete_pool(&c, p, owned, &e);
-    _cleanup_free_ char *e3 = errstr(e);
-    e = NULL;
+    _cleanup_free_ char *e3 = fc_errstr_take(&e);
     tap_ok(r < 0 && strstr(e3, "'tank/foreign' is in it and poolkeeper does not own it"),
            "a pool holding something not ours is kept (%s)", e3);
     tap_ok(!fc_find("zfs destroy") && !fc_find("zpool destroy"), "nothing destroyed");
@@ -207,7 +184,7 @@ static void test_volumes(void)
           "zfs create -o volmode=dev -V 10240K tank/v4" },
     };
     for (size_t i = 0; i < PK_NELEM(cases); i++) {
-        _cleanup_(pk_vol_freep) pk_vol *v = vol_def(p, cases[i].xml);
+        _cleanup_(pk_vol_freep) pk_vol *v = fc_vol(p, cases[i].xml, 0);
         _cleanup_free_ char *after = pk_asprintf("tank/%s\t10485760\t0\t777\n", v->name);
         fc_start();
         fc_reply("zfs list -Hp -t volume", 0, "", "");
@@ -217,19 +194,18 @@ static void test_volumes(void)
         pk_obs_vol out = { 0 };
         pk_err *e = NULL;
         int r = pk_backend_zfs.create_vol(&c, p, v, &out, &e);
-        _cleanup_free_ char *es = errstr(e);
+        _cleanup_free_ char *es = fc_errstr_take(&e);
         tap_ok(r == 0, "create %s %s", cases[i].what, es);
         tap_is_str(fc_find("zfs create"), cases[i].argv, "create %s: libvirt's argv", cases[i].what);
         tap_is_str(out.identity, "777", "create %s: the new zvol observed", cases[i].what);
         pk_obs_vol_clear(&out);
     }
-    _cleanup_(pk_vol_freep) pk_vol *dup = vol_def(p, "<volume><name>vol1</name><capacity>1</capacity></volume>");
+    _cleanup_(pk_vol_freep) pk_vol *dup = fc_vol(p, "<volume><name>vol1</name><capacity>1</capacity></volume>", 0);
     fc_start();
     fc_reply("zfs list -Hp -t volume", 0, ZVOLS, "");
     pk_err *e = NULL;
     int r = pk_backend_zfs.create_vol(&c, p, dup, NULL, &e);
-    _cleanup_free_ char *e1 = errstr(e);
-    e = NULL;
+    _cleanup_free_ char *e1 = fc_errstr_take(&e);
     tap_ok(r < 0 && strstr(e1, "already exists") && !fc_find("zfs create"), "an existing zvol is not created again");
 
     pk_obs_vol cur = { 0 };
@@ -242,16 +218,14 @@ static void test_volumes(void)
     fc_reply("zfs set", 0, "", "");
     pk_obs_vol out = { 0 };
     r = pk_backend_zfs.resize_vol(&c, p, NULL, &cur, 10737418240ULL, &out, &e);
-    _cleanup_free_ char *e2 = errstr(e);
-    e = NULL;
+    _cleanup_free_ char *e2 = fc_errstr_take(&e);
     tap_ok(r == 0 && pk_streq(fc_find("zfs set"), "zfs set volsize=10485760K tank/vol1"),
            "grow: zfs set volsize (libvirt 11.7) %s", e2);
     pk_obs_vol_clear(&out);
     fc_start();
     fc_reply("zfs list -Hp -t volume", 0, ZVOLS, "");
     r = pk_backend_zfs.resize_vol(&c, p, NULL, &cur, 1073741824ULL, &out, &e);
-    _cleanup_free_ char *e3 = errstr(e);
-    e = NULL;
+    _cleanup_free_ char *e3 = fc_errstr_take(&e);
     tap_ok(r < 0 && strstr(e3, "allow_shrink") && !fc_find("zfs set"), "shrink refused without allow_shrink");
 
     fc_start();
@@ -264,7 +238,7 @@ static void test_volumes(void)
     fc_start();
     fc_reply("zfs list -Hp -t volume", 0, ZVOLS, "");
     r = pk_backend_zfs.delete_vol(&c, p, &cur, &e);
-    _cleanup_free_ char *e4 = errstr(e);
+    _cleanup_free_ char *e4 = fc_errstr_take(&e);
     tap_ok(r < 0 && strstr(e4, "was replaced since it was observed") && !fc_find("zfs destroy"),
            "a zvol with another guid under the name is not destroyed (%s)", e4);
     pk_obs_vol_clear(&cur);
@@ -285,7 +259,7 @@ static void test_missing_tools(void)
         setenv("PATH", path, 1);
         pk_obs_pool o = { 0 };
         pk_backend_observe(&c, p, &o);
-        _cleanup_free_ char *s = o.error ? pk_err_str(o.error) : pk_strdup("");
+        _cleanup_free_ char *s = fc_errstr(o.error);
         _cleanup_free_ char *want = pk_asprintf("zfs: program '%s' not found", progs[i]);
         tap_ok(o.error && strstr(s, want), "without %s: %s", progs[i], s);
         pk_obs_pool_clear(&o);
@@ -295,9 +269,7 @@ static void test_missing_tools(void)
 
 int main(void)
 {
-    tmp = tap_tmpdir("zfs-fake");
-    _cleanup_free_ char *bin = pk_asprintf("%s/bin", tmp);
-    fc_fake_programs(bin, "zpool", "zfs", NULL);
+    tmp = fc_setup("zfs-fake", "zpool", "zfs", NULL);
     test_observe();
     test_build_delete_pool();
     test_volumes();

@@ -941,6 +941,48 @@ static void test_pre_commit_hook(const char *tmp)
            strstr(out4, "the staged desired state is invalid"), "hook: a staged invalid pool file is refused");
 }
 
+/* The service loads every cycle: the same commit hands back the set it
+ * loaded before; a new commit, another subdir or the work tree read anew. */
+static void test_reload(const char *tmp)
+{
+    _cleanup_free_ char *wt = pk_asprintf("%s/reload", tmp);
+    git_repository *repo = mkrepo(wt, false);
+    put_pool(wt, "", "default", "/tmp/pk-test/default");
+    put_vol(wt, "", "default", "a.raw", "raw");
+    free(commit_all(repo, "one volume"));
+    pk_repo_opts o = { .path = wt };
+    pk_err *errs = NULL;
+    pk_desired *d1 = pk_repo_reload(&o, NULL, &errs);
+    expect_loaded(d1, errs, "first load");
+    pk_desired *d2 = pk_repo_reload(&o, d1, &errs);
+    tap_ok(d2 && d2 == d1 && !errs, "same commit: the set loaded before is handed back");
+
+    /* A file broken in the work tree but not committed changes nothing. */
+    put(wt, "pools/default/b.raw.xml", "<volume><name>b.raw</name>");
+    pk_desired *d3 = pk_repo_reload(&o, d2, &errs);
+    tap_ok(d3 == d1 && !errs, "uncommitted files do not matter");
+
+    put_vol(wt, "", "default", "b.raw", "raw");
+    _cleanup_free_ char *c2 = commit_all(repo, "two volumes");
+    pk_desired *d4 = pk_repo_reload(&o, d3, &errs);   /* d3 is freed or reused: not touched again */
+    expect_loaded(d4, errs, "a new commit");
+    tap_ok(d4 && pk_streq(d4->commit, c2) && vol_count(d4, "default") == 2, "a new commit is read anew");
+
+    pk_repo_opts w = { .path = wt, .worktree = true };
+    pk_desired *d5 = pk_repo_reload(&w, d4, &errs);
+    tap_ok(d5 && d5->worktree && !d5->commit, "the work tree is always read anew");
+    pk_desired *d6 = pk_repo_reload(&o, d5, &errs);
+    tap_ok(d6 && !d6->worktree && pk_streq(d6->commit, c2), "back from the work tree: the commit is read");
+
+    /* A commit that is broken: nothing, and the old set is gone too. */
+    put(wt, "pools/default/c.raw.xml", "<volume><name>c.raw</name>");
+    free(commit_all(repo, "broken"));
+    pk_desired *d7 = pk_repo_reload(&o, d6, &errs);
+    tap_ok(!d7 && has_err(errs, "pools/default/c.raw.xml", -1, ""), "a broken commit: no set, its errors");
+    pk_err_free(errs);
+    git_repository_free(repo);
+}
+
 int main(void)
 {
     git_libgit2_init();
@@ -955,6 +997,7 @@ int main(void)
     test_bad_input(tmp);
     test_example();
     test_pre_commit_hook(tmp);
+    test_reload(tmp);
     git_libgit2_shutdown();
     return tap_done();
 }

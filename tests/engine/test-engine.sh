@@ -2,45 +2,11 @@
 # End to end on dir pools: real git repositories, real files, real qemu-img,
 # the real poolkeeper binary. Every data-safety promise of design.md §5-§6.
 set -u
-. "$PK_TEST_DATA/tap.sh"
-PK=${POOLKEEPER:?}
-T=$(tmpdir engine)
-R=$T/repo
-S=$T/state/state.db
-P=$T/pools
-export POOLKEEPER_CONFIG=/dev/null   # no /etc config leaks into the test
+. "$PK_TEST_DATA/lib.sh"
+setup_repo engine
 
-pk() { local c=$1; shift; "$PK" "$c" --desired "$R" --state "$S" "$@"; }
-pool_xml() { # name
-    mkdir -p "$R/pools/$1"
-    cat >"$R/pools/$1.xml" <<XML
-<pool type='dir'>
-  <name>$1</name>
-  <target>
-    <path>$P/$1</path>
-  </target>
-</pool>
-XML
-}
-vol_xml() { # pool name size-MiB format [mode]
-    local perms=""
-    [ -n "${5:-}" ] && perms="<permissions><mode>$5</mode></permissions>"
-    cat >"$R/pools/$1/$2.xml" <<XML
-<volume>
-  <name>$2</name>
-  <capacity unit='MiB'>$3</capacity>
-  <target>
-    <format type='$4'/>
-    $perms
-  </target>
-</volume>
-XML
-}
-commit() { tgit -C "$R" add -A && tgit -C "$R" commit -qm "$1" --allow-empty; }
 size_of() { stat -c %s "$1"; }
 
-mkdir -p "$R"
-tgit init -q "$R"
 pool_xml default
 for v in a b c d e f g; do vol_xml default $v.raw 8 raw; done
 vol_xml default img.qcow2 64 qcow2 0640

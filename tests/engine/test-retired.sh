@@ -5,30 +5,11 @@
 # touched, and an apply killed half way through a cleanup converges.
 # Real git repositories, real files, the real binary.
 set -u
-. "$PK_TEST_DATA/tap.sh"
-PK=${POOLKEEPER:?}
-T=$(tmpdir retired)
-R=$T/repo
-S=$T/state/state.db
-P=$T/pools
-export POOLKEEPER_CONFIG=/dev/null
-
-pk() { local c=$1; shift; "$PK" "$c" --desired "$R" --state "$S" "$@"; }
-pool_xml() { # name
-    mkdir -p "$R/pools/$1"
-    printf "<pool type='dir'><name>%s</name><target><path>%s</path></target></pool>\n" \
-        "$1" "$P/$1" >"$R/pools/$1.xml"
-}
-vol_xml() { # pool name size-MiB
-    printf "<volume><name>%s</name><capacity unit='MiB'>%s</capacity></volume>\n" \
-        "$2" "$3" >"$R/pools/$1/$2.xml"
-}
-commit() { tgit -C "$R" add -A && tgit -C "$R" commit -qm "$1" --allow-empty; }
+. "$PK_TEST_DATA/lib.sh"
+setup_repo retired
 remove_pool() { tgit -C "$R" rm -rq "pools/$1.xml" "pools/$1" && commit "remove $1"; }
 count() { find "$1" -maxdepth 1 -name "$2" 2>/dev/null | wc -l; }
 
-mkdir -p "$R"
-tgit init -q "$R"
 pool_xml keep
 for v in a b c d e f g h; do vol_xml keep $v.raw 1; done
 pool_xml old

@@ -5,23 +5,19 @@
 # (btrfs ignores it on a non-empty file): lsattr shows 'C'. On a filesystem
 # that does not copy on write the element is a no-op, logged.
 set -u
-. "$PK_TEST_DATA/tap.sh"
-PK=${POOLKEEPER:?}
+. "$PK_TEST_DATA/lib.sh"
 if [ "$(id -u)" != 0 ] || ! command -v mkfs.btrfs >/dev/null || ! command -v losetup >/dev/null ||
    ! command -v lsattr >/dev/null; then
     echo "1..0 # SKIP needs root, mkfs.btrfs (btrfs-progs), losetup and lsattr"
     exit 0
 fi
-T=$(mktemp -d "${TMPDIR:-/tmp}/pk-nocow-XXXXXX")
+setup_repo nocow
 LOOP=""
 MNT=$T/mnt
 cleanup() {
     mountpoint -q "$MNT" && umount "$MNT"
     [ -n "$LOOP" ] && losetup -d "$LOOP"
-    [ -z "${PK_KEEP_TMP:-}" ] && rm -rf "$T"
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
 
 truncate -s 256M "$T/btrfs.img"
 LOOP=$(losetup -f --show "$T/btrfs.img") || { echo "1..0 # SKIP no free loop device"; LOOP=""; exit 0; }
@@ -29,21 +25,8 @@ mkfs.btrfs -q "$LOOP" >/dev/null 2>&1 || { echo "Bail out! mkfs.btrfs failed"; e
 mkdir -p "$MNT"
 mount "$LOOP" "$MNT" || { echo "1..0 # SKIP cannot mount btrfs here"; exit 0; }
 
-R=$T/repo
-S=$T/state/state.db
-export POOLKEEPER_CONFIG=/dev/null
-pk() { local c=$1; shift; "$PK" "$c" --desired "$R" --state "$S" "$@"; }
-commit() { tgit -C "$R" add -A && tgit -C "$R" commit -qm "$1" --allow-empty; }
-mkdir -p "$R/pools/bt" "$R/pools/ext"
-tgit init -q "$R"
-for p in bt:$MNT/pool ext:$T/extpool; do
-    cat >"$R/pools/${p%%:*}.xml" <<XML
-<pool type='dir'>
-  <name>${p%%:*}</name>
-  <target><path>${p#*:}</path></target>
-</pool>
-XML
-done
+pool_xml bt "$MNT/pool"
+pool_xml ext "$T/extpool"
 vol() { # pool name format nocow
     cat >"$R/pools/$1/$2.xml" <<XML
 <volume>

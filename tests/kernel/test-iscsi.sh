@@ -11,9 +11,8 @@ cleanup() {
     iscsiadm -k 0 >/dev/null 2>&1
     for tid in 1 2 3; do tgtadm --lld iscsi --op delete --mode target --force --tid $tid >/dev/null 2>&1; done
     tgtadm --op delete --mode system >/dev/null 2>&1
-    rm -rf "$T" /etc/iscsi/nodes/"$PFX":*
+    rm -rf /etc/iscsi/nodes/"$PFX":*
 }
-trap cleanup EXIT
 
 # ---- the target ------------------------------------------------------------
 setsid tgtd -f --iscsi portal=127.0.0.1:3260 > "$T/tgtd.log" 2>&1 &

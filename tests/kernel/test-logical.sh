@@ -16,9 +16,7 @@ cleanup() {
     umount /mnt/pk-thick 2>/dev/null
     vgchange -q -an pkvg othervg >/dev/null 2>&1
     for l in "${loops[@]}"; do losetup -d "$l" 2>/dev/null; done
-    rm -rf "$T"
 }
-trap cleanup EXIT
 for i in 0 1 2; do
     truncate -s 64M "$T/disk$i.img"
     loops+=("$(losetup -f --show "$T/disk$i.img")")

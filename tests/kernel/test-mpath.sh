@@ -10,9 +10,7 @@ cleanup() {
     dmsetup remove pkmpath pk-linear >/dev/null 2>&1
     [ -n "${loop:-}" ] && losetup -d "$loop"
     rmmod scsi_debug 2>/dev/null
-    rm -rf "$T"
 }
-trap cleanup EXIT
 disks_of() { local d; for d in /sys/bus/scsi/devices/"$1":*:*:*/block/*; do [ -e "$d" ] && echo "/dev/${d##*/}"; done; }
 
 modprobe scsi_debug dev_size_mb=32 add_host=2 vpd_use_hostno=0

@@ -9,9 +9,7 @@ WWNN=2000001b32a9da4e WWPN=2001001b32a9da4e
 cleanup() {
     [ -n "${ctlr_up:-}" ] && { echo pkfc0 > /sys/bus/fcoe/ctlr_destroy; ip link del pkfc0; } 2>/dev/null
     rmmod scsi_debug 2>/dev/null
-    rm -rf "$T"
 }
-trap cleanup EXIT
 disks_of() { local d; for d in /sys/bus/scsi/devices/"$1":*:*:*/block/*; do [ -e "$d" ] && echo "/dev/${d##*/}"; done; }
 host_of() { local h; for h in /sys/class/scsi_host/host*; do [ "$(cat "$h/proc_name")" = "$1" ] && echo "${h##*/host}"; done; }
 scsi_pool() { # NAME ADAPTER-XML [TARGET]

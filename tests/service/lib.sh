@@ -1,62 +1,31 @@
+# shellcheck shell=bash
 # Helpers of the service tests: a bare remote and a clone to push from, a
-# config file, the service in the background, the webhook receiver.
+# config file, the service in the background, the webhook receiver; the
+# repository helpers of lib.sh (pool_xml, vol_xml with capacities in KiB
+# here, commit) write into R, the clone. Services and receivers started here
+# are killed at exit by `cleanup`, which tmpdir's exit trap runs.
 # Usage: . "$PK_TEST_DATA/service/lib.sh" HOOK_SERVER PK_HTTP
-. "$PK_TEST_DATA/tap.sh"
-PK=${POOLKEEPER:?}
+. "$PK_TEST_DATA/lib.sh"
 HOOK_SERVER=${1:?hook-server binary}
 PK_HTTP=${2:?pk-http binary}
-export POOLKEEPER_CONFIG=/dev/null   # no /etc config leaks into the test
+VOL_UNIT=KiB
 SVC_PIDS=""
 
-cleanup_services() {
+cleanup() {
     local p
     for p in $SVC_PIDS; do kill -9 "$p" 2>/dev/null; done
     wait 2>/dev/null
 }
 
-# remote_init DIR: DIR/remote.git (bare) and DIR/work (a clone to push from)
+# remote_init DIR: DIR/remote.git (bare) and R = DIR/work, a clone to push from
 remote_init() {
     tgit init -q --bare "$1/remote.git"
-    tgit init -q "$1/work"
-    tgit -C "$1/work" remote add origin "$1/remote.git"
-    W=$1/work
+    R=$1/work
+    repo_init
+    tgit -C "$R" remote add origin "$1/remote.git"
 }
-push() { # message
-    tgit -C "$W" add -A && tgit -C "$W" commit -qm "$1" --allow-empty && tgit -C "$W" push -q origin HEAD:main
-}
-pool_xml() { # name path
-    mkdir -p "$W/pools/$1"
-    printf "<pool type='dir'>\n  <name>%s</name>\n  <target>\n    <path>%s</path>\n  </target>\n</pool>\n" "$1" "$2" \
-        >"$W/pools/$1.xml"
-}
-vol_xml() { # pool name size-KiB [mode]
-    local perms=""
-    [ -n "${4:-}" ] && perms="<target><permissions><mode>$4</mode></permissions></target>"
-    printf "<volume>\n  <name>%s</name>\n  <capacity unit='KiB'>%s</capacity>\n  %s\n</volume>\n" "$2" "$3" "$perms" \
-        >"$W/pools/$1/$2.xml"
-}
-
-# wait_for SECONDS CMD...: poll CMD every 0.1 s; 0 once it succeeds.
-# CMD's arguments are expanded once, by the caller: for a condition to
-# evaluate each time, use wait_until SECONDS 'SHELL CONDITION'.
-wait_for() {
-    local limit=$1 i
-    shift
-    for ((i = 0; i < limit * 10; i++)); do
-        "$@" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
-wait_until() {
-    local limit=$1 cond=$2 i
-    for ((i = 0; i < limit * 10; i++)); do
-        eval "$cond" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    return 1
-}
+# push MESSAGE: commit everything in R and push it to the remote's main
+push() { commit "$1" && tgit -C "$R" push -q origin HEAD:main; }
 
 # start_service LOG ARGS...: poolkeeper run in the background; SVC = its pid
 start_service() {

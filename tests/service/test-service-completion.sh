@@ -4,17 +4,13 @@
 # or the state database's last observation for a remote).
 set -u
 . "$PK_TEST_DATA/service/lib.sh" "$@"
-T=$(tmpdir service-completion)
-trap 'cleanup_services; [ -n "${PK_KEEP_TMP:-}" ] || rm -rf "$T"' EXIT
-W=$T/repo
-mkdir -p "$W"
-tgit init -q "$W"
+setup_repo service-completion
 pool_xml alpha "$T/alpha"
 pool_xml beta "$T/beta"
 vol_xml alpha one.raw 4
 vol_xml alpha two.qcow2 4
 vol_xml beta three.raw 4
-tgit -C "$W" add -A && tgit -C "$W" commit -qm pools
+commit pools
 
 # shellcheck disable=SC1091
 . "$PK_TEST_DATA/../contrib/poolkeeper.bash-completion"
@@ -34,15 +30,15 @@ is "$(compl poolkeeper run --)" "$(printf '%s\n' --allow-mass-delete --config --
     "run's options and the common ones"
 is "$(compl poolkeeper plan --log-format '')" "json text" "values of --log-format"
 is "$(compl poolkeeper dumpxml '')" "pool vol" "dumpxml: pool or vol"
-is "$(compl poolkeeper dumpxml --desired "$W" pool '')" "alpha beta" "pool names from the desired repository"
-is "$(compl poolkeeper adopt vol --desired "$W" alpha '')" "one.raw two.qcow2" "volume names of a pool"
-is "$(compl poolkeeper adopt --desired "$W" vol beta t)" "three.raw" "filtered by prefix"
+is "$(compl poolkeeper dumpxml --desired "$R" pool '')" "alpha beta" "pool names from the desired repository"
+is "$(compl poolkeeper adopt vol --desired "$R" alpha '')" "one.raw two.qcow2" "volume names of a pool"
+is "$(compl poolkeeper adopt --desired "$R" vol beta t)" "three.raw" "filtered by prefix"
 is "$(compl poolkeeper config '')" "check show" "config subcommands"
 
-out=$("$PK" __complete pools --desired "$W"); rc=$?
+out=$("$PK" __complete pools --desired "$R"); rc=$?
 is "$rc" 0 "__complete pools"
 is "$(echo $out)" "alpha beta" "prints the pools, one a line"
-out=$("$PK" __complete vols nope --desired "$W"); rc=$?
+out=$("$PK" __complete vols nope --desired "$R"); rc=$?
 is "$rc:$out" "0:" "an unknown pool has no volumes"
 out=$("$PK" __complete pools --desired "$T/nowhere" 2>&1); rc=$?
 is "$rc:$out" "1:" "an unreadable repository: exit 1, and not a word on the terminal"
@@ -50,7 +46,7 @@ unlike "$("$PK" --help)" '__complete' "'poolkeeper --help' does not list it"
 
 # a remote: names come from what the state database observed
 tgit init -q --bare "$T/remote.git"
-tgit -C "$W" push -q "$T/remote.git" HEAD:main
+tgit -C "$R" push -q "$T/remote.git" HEAD:main
 printf 'desired:\n  remote: file://%s/remote.git\nstate: %s/state.db\n' "$T" "$T" >"$T/pk.yaml"
 "$PK" plan --config "$T/pk.yaml" >/dev/null 2>&1
 is "$(compl poolkeeper dumpxml --config "$T/pk.yaml" pool '')" "alpha beta" "with a remote, the observed pools"

@@ -5,22 +5,16 @@
 # `drift: report`. suspend/resume: the service observes but changes nothing.
 set -u
 . "$PK_TEST_DATA/service/lib.sh" "$@"
-T=$(tmpdir service-drift)
-trap 'cleanup_services; [ -n "${PK_KEEP_TMP:-}" ] || rm -rf "$T"' EXIT
-mkdir -p "$T/repo"
-tgit init -q "$T/repo"
-W=$T/repo
-P=$T/pool
-S=$T/state/state.db
-commit() { tgit -C "$W" add -A && tgit -C "$W" commit -qm "$1" --allow-empty; }
+setup_repo service-drift
+P=$T/pool   # the directory of pool p
 pool_xml p "$P"
-vol_xml p a.raw 64 0640
-vol_xml p b.raw 64 0640
+vol_xml p a.raw 64 "" 0640
+vol_xml p b.raw 64 "" 0640
 vol_xml p c.raw 64
 commit "initial"
 for mode in report correct; do
     printf 'desired:\n  path: %s\nstate: %s\ninterval: 1s\njitter: 0%%\npolicy:\n  drift: %s\n' \
-        "$W" "$S" "$mode" >"$T/$mode.yaml"
+        "$R" "$S" "$mode" >"$T/$mode.yaml"
 done
 once() { "$PK" run --once --config "$T/$1.yaml" >>"$T/once.log" 2>&1; }
 status() { "$PK" status --config "$T/correct.yaml" 2>&1; }
@@ -88,7 +82,7 @@ is "$?" 1 "a cycle with a pool that cannot be observed fails"
 ok "but the other pool's new volume is created" test -f "$P/e.raw"
 ok "and the broken pool's target is left alone" test -f "$T/q"
 like "$(tail -20 "$T/once.log")" "cannot observe pool 'q'" "the log names the pool"
-rm -r "$W/pools/q" "$W/pools/q.xml" "$T/q"
+rm -r "$R/pools/q" "$R/pools/q.xml" "$T/q"
 commit "drop q"
 
 # ---- suspend / resume ------------------------------------------------------

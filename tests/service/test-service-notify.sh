@@ -5,12 +5,11 @@
 # cycles or the other receivers; a receiver that comes back gets new events.
 set -u
 . "$PK_TEST_DATA/service/lib.sh" "$@"
-T=$(tmpdir service-notify)
-trap 'cleanup_services; [ -n "${PK_KEEP_TMP:-}" ] || rm -rf "$T"' EXIT
+tmpdir service-notify
 remote_init "$T"
 S=$T/state/state.db
 pool_xml p "$T/pool"
-vol_xml p a.raw 64 0640
+vol_xml p a.raw 64 "" 0640
 vol_xml p b.raw 64
 push "initial"
 printf 'correct-horse-battery\n' >"$T/good.key"
@@ -80,7 +79,7 @@ like "$(grep '^POST drift ' "$T/good.log")" '"pool":"p","volume":"a\.raw","messa
     "naming the object and what changed"
 like "$(grep '^POST drift ' "$T/good.log")" '"severity":"warning"' "as a warning"
 ok "and corrected (drift: correct)" wait_until 10 '[ "$(stat -c %a "$T/pool/a.raw")" = 640 ]'
-rm "$W/pools/p/b.raw.xml"
+rm "$R/pools/p/b.raw.xml"
 push "remove b"
 ok "a blocked deletion is notified" wait_for 10 grep -q '^POST blocked .*vol\.delete p/b\.raw is blocked: deleting needs policy prune' "$T/good.log"
 sleep 2

@@ -4,14 +4,10 @@
 # nor with -q. The terminal is a pseudo-terminal from script(1).
 set -u
 . "$PK_TEST_DATA/service/lib.sh" "$@"
-T=$(tmpdir service-progress)
-trap 'cleanup_services; [ -n "${PK_KEEP_TMP:-}" ] || rm -rf "$T"' EXIT
-W=$T/repo
-mkdir -p "$W"
-tgit init -q "$W"
+setup_repo service-progress
 pool_xml p "$T/pool"
 for i in $(seq -w 1 400); do vol_xml p v$i.raw 4; done
-tgit -C "$W" add -A && tgit -C "$W" commit -qm "400 volumes"
+commit "400 volumes"
 on_tty() { # OUTFILE ARGS...: run poolkeeper ARGS on a pseudo-terminal
     local out=$1 cmd
     shift
@@ -19,7 +15,7 @@ on_tty() { # OUTFILE ARGS...: run poolkeeper ARGS on a pseudo-terminal
     TERM=xterm script -qfec "$cmd" /dev/null >"$out" 2>&1 </dev/null
 }
 
-on_tty "$T/tty.out" apply --yes --desired "$W" --state "$T/s1/state.db"
+on_tty "$T/tty.out" apply --yes --desired "$R" --state "$T/s1/state.db"
 is "$?" 0 "apply on a terminal succeeds"
 draws=$(grep -o 'applying \[' "$T/tty.out" | wc -l)
 ok "it draws a progress bar ($draws times)" test "$draws" -ge 1
@@ -31,12 +27,12 @@ tail=$(tail -c 300 "$T/tty.out" | tr '\r\033' 'RE')
 like "$tail" 'Apply complete: 401 done' "the summary comes after the bar"
 
 rm -rf "$T/pool"
-"$PK" apply --yes --desired "$W" --state "$T/s2/state.db" >"$T/pipe.out" 2>&1
+"$PK" apply --yes --desired "$R" --state "$T/s2/state.db" >"$T/pipe.out" 2>&1
 is "$?" 0 "apply into a pipe succeeds"
 ok "and draws nothing" sh -c "! grep -q 'applying \\[' '$T/pipe.out' && ! grep -q \"\$(printf '\\r')\" '$T/pipe.out'"
 
 rm -rf "$T/pool"
-on_tty "$T/quiet.out" apply --yes -q --desired "$W" --state "$T/s3/state.db"
+on_tty "$T/quiet.out" apply --yes -q --desired "$R" --state "$T/s3/state.db"
 is "$?" 0 "apply -q on a terminal succeeds"
 ok "and draws nothing" sh -c "! grep -q 'applying \\[' '$T/quiet.out'"
 done_testing

@@ -5,8 +5,7 @@
 # one is refused), /metrics and /healthz follow it all, SIGTERM exits 0.
 set -u
 . "$PK_TEST_DATA/service/lib.sh" "$@"
-T=$(tmpdir service-remote)
-trap 'cleanup_services; [ -n "${PK_KEEP_TMP:-}" ] || rm -rf "$T"' EXIT
+tmpdir service-remote
 remote_init "$T"
 S=$T/state/state.db
 pool_xml p "$T/pool"
@@ -46,7 +45,7 @@ ok "/healthz answers 200" wait_until 5 '[ "$(http_status "$M/healthz")" = 200 ]'
 vol_xml p b.raw 64
 vol_xml p c.raw 128
 push "add b and c"
-good=$(tgit -C "$W" rev-parse HEAD)
+good=$(tgit -C "$R" rev-parse HEAD)
 start=$(date +%s%N)
 ok "volumes of a new commit are created at the next cycle" wait_for 10 test -f "$T/pool/b.raw" -a -f "$T/pool/c.raw"
 diag "created $(( ($(date +%s%N) - start) / 1000000 )) ms after the push (interval 1 s)"
@@ -59,9 +58,9 @@ like "$(http_get "$M/metrics")" 'poolkeeper_cycle_duration_seconds_count [1-9]' 
 
 # ---- a bad commit: nothing changes, told once, last good commit stays ----
 failed_before=$(count_runs "$S" failed)
-printf '<volume><name>d.raw</name><capacity unit="lots">1</capacity></volume>\n' >"$W/pools/p/d.raw.xml"
+printf '<volume><name>d.raw</name><capacity unit="lots">1</capacity></volume>\n' >"$R/pools/p/d.raw.xml"
 vol_xml p e.raw 64
-rm "$W/pools/p/a.raw.xml"
+rm "$R/pools/p/a.raw.xml"
 push "a bad file"
 ok "the bad commit fails the cycles" wait_until 15 '[ "$(count_runs "$S" failed)" -ge $((failed_before + 3)) ]'
 ok "a valid volume of the bad commit is not created" test ! -e "$T/pool/e.raw"
@@ -75,7 +74,7 @@ ok "the webhook receives the failure" wait_for 10 grep -q '^POST failed .*d\.raw
 is "$(grep -c '^POST failed' "$T/hook.log")" 1 "once, though every cycle fails the same way"
 like "$(grep '^POST failed' "$T/hook.log")" '"severity":"error"' "as an error"
 
-rm "$W/pools/p/d.raw.xml"
+rm "$R/pools/p/d.raw.xml"
 push "fix"
 ok "the fixed commit applies" wait_for 10 test -f "$T/pool/e.raw"
 ok "/healthz is 200 again" wait_until 5 '[ "$(http_status "$M/healthz")" = 200 ]'

@@ -5,8 +5,7 @@
 # lines are JSON when log.format says so. run --once exit codes.
 set -u
 . "$PK_TEST_DATA/service/lib.sh" "$@"
-T=$(tmpdir service-stop)
-trap 'cleanup_services; [ -n "${PK_KEEP_TMP:-}" ] || rm -rf "$T"' EXIT
+tmpdir service-stop
 remote_init "$T"
 S=$T/state/state.db
 pool_xml p "$T/pool"
@@ -65,7 +64,7 @@ is "$(result_of 3)" interrupted "recorded as interrupted"
 "$PK" run --once --config "$T/pk.yaml" >"$T/once.log" 2>&1
 is "$?" 0 "run --once finishes the work and exits 0"
 is "$(nvols)" 40 "all forty volumes exist"
-printf 'not xml\n' >"$W/pools/p/v41.raw.xml"
+printf 'not xml\n' >"$R/pools/p/v41.raw.xml"
 push "bad"
 "$PK" run --once --config "$T/pk.yaml" >"$T/once2.log" 2>&1
 is "$?" 1 "run --once exits 1 when the desired state is invalid"
