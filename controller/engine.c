@@ -19,8 +19,6 @@ static char *state_dir_of(const char *state)
 int pk_engine_load(pk_engine *e, pk_err **errs)
 {
     pk_settings *s = &e->settings;
-    pk_desired_free(e->desired);
-    e->desired = NULL;
     _cleanup_free_ char *sdir = state_dir_of(s->state);
     _cleanup_free_ char *cache = pk_asprintf("%s/repo-cache", sdir);
     pk_repo_opts ro = {
@@ -34,7 +32,8 @@ int pk_engine_load(pk_engine *e, pk_err **errs)
     };
     pk_err *lerr = NULL;
     int64_t t0 = pk_monotonic_ms();
-    e->desired = pk_repo_load(&ro, &lerr);
+    /* The set of the last cycle is kept when its commit is still the one. */
+    e->desired = pk_repo_reload(&ro, TAKE_PTR(e->desired), &lerr);
     e->ms_load = pk_monotonic_ms() - t0;
     if (!e->desired) {
         pk_err_append(errs, lerr);
@@ -222,13 +221,13 @@ void pk_engine_release(pk_engine *e)
     pk_ownership_free(&e->owned);
     pk_observed_free(e->observed);
     e->observed = NULL;
-    pk_desired_free(e->desired);
-    e->desired = NULL;
 }
 
 void pk_engine_close(pk_engine *e)
 {
     pk_engine_release(e);
+    pk_desired_free(e->desired);
+    e->desired = NULL;
     pk_probe_store_free((pk_probe_cache *)e->bctx.probe_cache);
     pk_store_close(e->store);
     pk_settings_clear(&e->settings);
@@ -614,7 +613,10 @@ int pk_engine_cycle(pk_engine *e, int64_t run, const pk_cycle_hooks *h, pk_cycle
         const char *bs = getenv("POOLKEEPER_BATCH");
         if (bs) ao.batch_size = (size_t)atoi(bs);
         r->applied = true;
+        int64_t t0 = pk_monotonic_ms();
         if (pk_apply(plan, &ao, &r->stats, errs) < 0) rc = -1;
+        /* Benchmarks read this line too. */
+        pk_log(PK_LOG_DEBUG, NULL, NULL, "timing: apply=%lld ms", (long long)(pk_monotonic_ms() - t0));
         if (r->stats.done) event_applied(e, run, plan, done, &r->stats);
         /* Corrected drift is over now, not at the next observation. */
         for (size_t i = 0; i < plan->n_actions; i++) {

@@ -33,14 +33,16 @@ enum {
 int pk_engine_open(pk_engine *e, const pk_cli_opts *opts, unsigned flags, pk_err **errs);
 /* The two halves of pk_engine_open after e->settings is filled, for the
  * service, which keeps its store (and lock) across cycles and loads the
- * desired state anew in each. pk_engine_load replaces e->desired, and
- * fetches a remote. */
+ * desired state in each. pk_engine_load fetches a remote and replaces
+ * e->desired, unless the same commit is resolved again (pk_repo_reload). */
 int pk_engine_load(pk_engine *e, pk_err **errs);
 int pk_engine_open_store(pk_engine *e, unsigned flags, pk_err **errs);
 /* Point the backend context at the current settings (after they changed). */
 void pk_engine_set_bctx(pk_engine *e);
-/* Drop what one cycle loaded (desired, observation, ownership, backend
- * connections); keep the settings and the store. */
+/* Drop what one cycle found (observation, ownership, removed pools'
+ * definitions, backend connections); keep the settings, the store and the
+ * desired state, which the next pk_engine_load reuses if its commit is
+ * still the one. */
 void pk_engine_release(pk_engine *e);
 /* Save the desired pools' definitions (when locked), observe the desired
  * pools and the removed ones that hold something owned, record the

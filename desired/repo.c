@@ -51,6 +51,8 @@ typedef struct {
     size_t n_dirs;
     git_repository *repo;
     git_odb *odb;
+    const pk_desired *known;  /* the set loaded last time (pk_repo_reload) */
+    bool unchanged;           /* ...and it is still the one: nothing was read */
 } loader;
 
 static void add_err(loader *l, const char *file, int line, const char *fmt, ...) PK_PRINTF(4, 5);
@@ -1093,6 +1095,14 @@ static git_commit *resolve(loader *l, const char *spec, bool branch, const char 
 }
 
 /* Phase 1 from a commit. */
+/* The set loaded last time is still the one: same source, subdir, commit. */
+static bool still_known(const loader *l, const pk_desired *d)
+{
+    const pk_desired *k = l->known;
+    return k && !k->worktree && !d->worktree && pk_streq(k->root, d->root) &&
+           pk_streq(k->subdir, d->subdir) && pk_streq(k->commit, d->commit);
+}
+
 static int collect_commit(loader *l, const pk_repo_opts *o, pk_desired *d, const char *subdir)
 {
     _cleanup_free_ char *fetch_err = NULL;
@@ -1115,6 +1125,11 @@ static int collect_commit(loader *l, const pk_repo_opts *o, pk_desired *d, const
     git_oid_tostr(hex, sizeof(hex), git_commit_id(commit));
     d->commit = pk_strdup(hex);
     l->where = pk_asprintf("commit %.7s", hex);
+    if (still_known(l, d)) {
+        git_commit_free(commit);
+        l->unchanged = true;
+        return 0;
+    }
 
     git_tree *root = NULL, *pools = NULL;
     int r = git_commit_tree(&root, commit);
@@ -1206,6 +1221,10 @@ static pk_desired *load(loader *l, const pk_repo_opts *o)
     } else {
         r = collect_commit(l, o, d, subdir);
     }
+    if (r == 0 && l->unchanged) {
+        /* Checked when it was loaded: the caller keeps that set. */
+        return TAKE_PTR(d);
+    }
     if (r == 0) {
         check_files(l, d);
         check_pool_dups(l, d);
@@ -1222,15 +1241,31 @@ static pk_desired *load(loader *l, const pk_repo_opts *o)
     return TAKE_PTR(d);
 }
 
-pk_desired *pk_repo_load(const pk_repo_opts *o, pk_err **errs)
+pk_desired *pk_repo_reload(const pk_repo_opts *o, pk_desired *prev, pk_err **errs)
 {
     git_libgit2_init();
-    loader l = { 0 };
+    loader l = { .known = prev };
     pk_desired *d = load(&l, o);
     pk_err_append(errs, sort_errs(TAKE_PTR(l.errs)));
     loader_release(&l);
     git_libgit2_shutdown();
+    if (d && l.unchanged) {
+        /* The new set holds only what was resolved (and any fetch
+         * warning): hand back the one loaded before, with those. */
+        pk_err_free(prev->warnings);
+        prev->warnings = TAKE_PTR(d->warnings);
+        free(prev->ref);
+        prev->ref = TAKE_PTR(d->ref);
+        pk_desired_free(d);
+        return prev;
+    }
+    pk_desired_free(prev);
     return d;
+}
+
+pk_desired *pk_repo_load(const pk_repo_opts *o, pk_err **errs)
+{
+    return pk_repo_reload(o, NULL, errs);
 }
 
 bool pk_repo_looks_like(const char *dir)

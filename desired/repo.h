@@ -20,5 +20,11 @@ typedef struct pk_repo_opts {
  * wanted ref, that commit is loaded and the failure is put in d->warnings
  * (never nothing: with no earlier fetch the load fails). */
 pk_desired *pk_repo_load(const pk_repo_opts *o, pk_err **errs);
+/* pk_repo_load for a caller that loads again and again (the service),
+ * given the set it loaded last time (taken over; NULL for none). When the
+ * same repository, subdir and commit are resolved again, that set is
+ * returned as it is, with this call's warnings, instead of being read and
+ * checked anew; otherwise it is freed. A work tree is always read anew. */
+pk_desired *pk_repo_reload(const pk_repo_opts *o, pk_desired *prev, pk_err **errs);
 /* True if `dir` looks like a desired repo root (has pools/ or is a git repo). */
 bool pk_repo_looks_like(const char *dir);

@@ -17,6 +17,9 @@ static const char SQL_POOL_VOLS_DELETE[] = "DELETE FROM obs_vol WHERE pool = ?1"
 
 static const char SQL_POOL_DIGEST_GET[] = "SELECT vols_digest FROM obs_pool WHERE name = ?1";
 static const char SQL_POOL_DIGEST_SET[] = "UPDATE obs_pool SET vols_digest = ?2 WHERE name = ?1";
+/* Once per pool and transaction in effect: rows already unknown are not written. */
+static const char SQL_POOL_DIGEST_CLEAR[] =
+    "UPDATE obs_pool SET vols_digest = NULL WHERE name = ?1 AND vols_digest IS NOT NULL";
 
 static const char SQL_VOL_UPSERT[] =
     "INSERT INTO obs_vol (pool, name, key, path, type, format, capacity, allocation, physical,"
@@ -179,10 +182,10 @@ static int digest_get(pk_store *s, const char *pool, int64_t *ret, pk_err **err)
 /* present false: the rows changed one by one, the digest is unknown. */
 static int digest_set(pk_store *s, const char *pool, int64_t digest, bool present, pk_err **err)
 {
-    sqlite3_stmt *st = pk_store_stmt(s, SQL_POOL_DIGEST_SET, err);
+    sqlite3_stmt *st = pk_store_stmt(s, present ? SQL_POOL_DIGEST_SET : SQL_POOL_DIGEST_CLEAR, err);
     if (!st) return -1;
     pk_store_bind_text(st, 1, pool);
-    pk_store_bind_opt_i64(st, 2, digest, present);
+    if (present) pk_store_bind_i64(st, 2, digest);
     return pk_store_step_done(s, st, err);
 }
 

@@ -166,6 +166,7 @@ int pk_store_ownership_load(pk_store *s, pk_ownership *ret, pk_err **err)
         pk_ownership_free(&o);
         return pk_wrap(err, "cannot read ownership from state database '%s'", s->path);
     }
+    if (o.n && o.n < cap) o.items = pk_realloc(o.items, o.n * sizeof(*o.items));
     *ret = o;
     return 0;
 }
