@@ -4,7 +4,7 @@
 # on two disks, thick, thin and sparse LVs, a snapshot as backing store,
 # grow, shrink blocked / refused while mounted / allowed, delete with prune,
 # stop and start, a volume group poolkeeper does not own left alone, and
-# the pool deleted (pool-op: the engine plans that only for removed pools).
+# the pool removed from the repository and deleted by apply.
 # Under TCG every LVM command costs seconds: the steps are few and big.
 . "$PK_TEST_DATA/kernel/lib.sh"
 # LVM makes its own /dev nodes instead of waiting for udev (much faster
@@ -197,14 +197,27 @@ ok "snap deleted before base" test "$(printf '%s\n' "$out" | grep -n 'done.*vol.
     -lt "$(printf '%s\n' "$out" | grep -n 'done.*vol.delete.*vg1/base' | cut -d: -f1)"
 snap_lvs
 is "$(printf '%s\n' "$LVS" | grep -v '^\[' | cut -d'|' -f1 | tr '\n' ' ')" "tpool " "only the operator's thin pool is left"
+# The pool removed from the repository: cleaned up through the definition
+# the state database kept, once nothing poolkeeper does not own is left.
+cp "$(pool_file vg1)" "$T/vg1.xml"
+tgit -C "$R" rm -rq pools/vg1.xml
+commit "remove the pool"
+out=$(POOLKEEPER_ALLOW_POOL_DELETE=true pk apply --yes 2>&1); rc=$?
+like "$out" "pool 'vg1' holds volume 'tpool' that poolkeeper does not own" "removed: not deleted while it holds the operator's LV"
+ok "the volume group is still there" test -n "$(vgs --noheadings -o vg_name pkvg 2>/dev/null)"
 lvremove -q -y pkvg/tpool >/dev/null
-out=$(pool_op "$(pool_file vg1)" delete 2>&1); rc=$?
-is "$rc" 0 "an empty group is deleted"
+out=$(pk plan 2>&1)
+like "$out" '! pool\.delete +vg1 .*blocked: deleting a pool needs policy allow_pool_delete' "emptied: deletion waits for allow_pool_delete"
+out=$(POOLKEEPER_ALLOW_POOL_DELETE=true pk apply --yes 2>&1); rc=$?
+is "$rc" 0 "apply deletes the removed, empty pool"
+like "$out" 'done +pool\.delete +vg1' "through pool.delete"
 ok "the volume group is gone" test -z "$(vgs --noheadings -o vg_name pkvg 2>/dev/null)"
 ok "its disks are no physical volumes any more" test -z "$(pvs --noheadings -o pv_name "$A" "$B" 2>/dev/null)"
 is "$(blkid -p -o value -s TYPE "$A")" "" "no LVM label left on the first disk"
-observe vg1
+OBS=$(pool_op "$T/vg1.xml" observe 2>&1)
 is "$(obs state)" absent "the pool is absent (buildable again)"
+POOLKEEPER_ALLOW_POOL_DELETE=true pk plan --detailed-exitcode >/dev/null 2>&1
+is "$?" 0 "and nothing is left to do"
 ok "othervg survived all of it" lvs othervg/keep
 diag "$(date +%T) deleted"
 
