@@ -95,6 +95,9 @@ typedef struct pk_backend {
  * cannot be loaded (pk_backend_observe puts why in the pool's error). The
  * first lookup of a network pool type loads its module (registry.c). */
 const pk_backend *pk_backend_for(pk_pool_type t);
+/* As pk_backend_for, or -1 with why there is none: the module's load
+ * error, or "pool type 'X' is not supported by this build". */
+int pk_backend_require(pk_pool_type t, const pk_backend **ret, pk_err **err);
 /* As pk_backend_for, but NULL rather than loading a module: for closing
  * connections, which a backend never loaded has none of. */
 const pk_backend *pk_backend_loaded(pk_pool_type t);

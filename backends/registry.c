@@ -182,6 +182,16 @@ const pk_backend *pk_backend_for(pk_pool_type t)
     return lookup(t, true, &why);
 }
 
+int pk_backend_require(pk_pool_type t, const pk_backend **ret, pk_err **err)
+{
+    const char *why;
+    *ret = lookup(t, true, &why);
+    if (*ret) return 0;
+    if (why) return pk_fail(err, "%s", why);
+    const char *name = pk_pool_type_to_string(t);
+    return pk_fail(err, "pool type '%s' is not supported by this build", name ? name : "unknown");
+}
+
 const pk_backend *pk_backend_loaded(pk_pool_type t)
 {
     const char *why;
@@ -197,14 +207,8 @@ void pk_backend_observe(pk_bctx *c, const pk_pool *def, pk_obs_pool *out)
 
     const char *why;
     const pk_backend *b = lookup(def->type, true, &why);
-    if (!b && why) {
-        out->error = pk_err_new(NULL, 0, 0, "%s", why);
-        return;
-    }
     if (!b) {
-        const char *t = pk_pool_type_to_string(def->type);
-        out->error = pk_err_new(NULL, 0, 0, "pool type '%s' is not supported by this build",
-                                t ? t : "unknown");
+        pk_backend_require(def->type, &b, &out->error);
         return;
     }
     pk_err *e = NULL;

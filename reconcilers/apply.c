@@ -77,10 +77,15 @@ static void reobserve_pool(pk_bctx *c, const pk_backend *be, const pk_action *a,
 
 static int run_one(pk_bctx *c, const pk_action *a, outcome *out, pk_err **err)
 {
-    const pk_backend *be = pk_backend_for(a->dpool ? a->dpool->type : a->pool_type);
-    if (!be && a->kind != PK_ACT_ADOPT)
-        return pk_fail(err, "pool type '%s' is not supported by this build",
-                       pk_pool_type_to_string(a->pool_type));
+    const pk_backend *be = NULL;
+    pk_err *why = NULL;
+    if (pk_backend_require(a->dpool ? a->dpool->type : a->pool_type, &be, &why) < 0) {
+        if (a->kind != PK_ACT_ADOPT) {
+            pk_err_append(err, why);
+            return -1;
+        }
+        pk_err_free(why);   /* adopting only records ownership */
+    }
     if (!a->dpool && a->kind != PK_ACT_ADOPT && a->kind != PK_ACT_POOL_DEFINE)
         return pk_fail(err, "the definition of pool '%s' is not in the desired state any more", a->pool);
     switch (a->kind) {
