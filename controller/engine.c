@@ -234,46 +234,29 @@ void pk_engine_close(pk_engine *e)
     memset(e, 0, sizeof(*e));
 }
 
-static void fnv(uint64_t *h, const void *p, size_t n)
-{
-    const unsigned char *c = p;
-    for (size_t i = 0; i < n; i++) {
-        *h ^= c[i];
-        *h *= 1099511628211ULL;
-    }
-}
-
-static void fnv_str(uint64_t *h, const char *s)
-{
-    if (s) fnv(h, s, strlen(s) + 1);
-    else fnv(h, "\xff", 1);
-}
-
-static void fnv_u64(uint64_t *h, uint64_t v) { fnv(h, &v, sizeof(v)); }
-
 char *pk_engine_fingerprint(const pk_plan *plan, const pk_observed *observed)
 {
-    uint64_t h = 14695981039346656037ULL;
+    uint64_t h = PK_FNV_INIT;
     for (size_t i = 0; i < plan->n_actions; i++) {
         const pk_action *a = &plan->actions[i];
-        fnv_str(&h, pk_action_kind_to_string(a->kind));
-        fnv_str(&h, a->pool);
-        fnv_str(&h, a->vol);
-        fnv_u64(&h, a->blocked);
-        fnv_u64(&h, a->after_bytes);
+        pk_fnv_str(&h, pk_action_kind_to_string(a->kind));
+        pk_fnv_str(&h, a->pool);
+        pk_fnv_str(&h, a->vol);
+        pk_fnv_u64(&h, a->blocked);
+        pk_fnv_u64(&h, a->after_bytes);
         const pk_obs_pool *op = pk_observed_find_pool(observed, a->pool);
-        fnv_u64(&h, op ? (uint64_t)op->state : 99);
-        fnv_str(&h, op ? op->identity : NULL);
+        pk_fnv_u64(&h, op ? (uint64_t)op->state : 99);
+        pk_fnv_str(&h, op ? op->identity : NULL);
         const pk_obs_vol *ov = op && a->vol ? pk_obs_pool_find_vol(op, a->vol) : NULL;
         if (ov) {
-            fnv_str(&h, ov->identity);
-            fnv_u64(&h, ov->capacity);
-            fnv_u64(&h, (uint64_t)ov->format);
-            fnv_u64(&h, (uint64_t)ov->perms.mode);
-            fnv_u64(&h, (uint64_t)ov->perms.uid);
-            fnv_u64(&h, (uint64_t)ov->perms.gid);
+            pk_fnv_str(&h, ov->identity);
+            pk_fnv_u64(&h, ov->capacity);
+            pk_fnv_u64(&h, (uint64_t)ov->format);
+            pk_fnv_u64(&h, (uint64_t)ov->perms.mode);
+            pk_fnv_u64(&h, (uint64_t)ov->perms.uid);
+            pk_fnv_u64(&h, (uint64_t)ov->perms.gid);
         } else {
-            fnv_str(&h, NULL);
+            pk_fnv_str(&h, NULL);
         }
     }
     return pk_asprintf("fnv1a64:%016llx", (unsigned long long)h);
@@ -495,16 +478,16 @@ static int note_drift(pk_engine *e, int64_t run, const pk_plan *p, pk_cycle_repo
 
 static uint64_t blocked_digest(const pk_plan *p)
 {
-    uint64_t h = 14695981039346656037ULL;
+    uint64_t h = PK_FNV_INIT;
     bool any = false;
     for (size_t i = 0; i < p->n_actions; i++) {
         const pk_action *a = &p->actions[i];
         if (!a->blocked) continue;
         any = true;
-        fnv_str(&h, pk_action_kind_to_string(a->kind));
-        fnv_str(&h, a->pool);
-        fnv_str(&h, a->vol);
-        fnv_str(&h, a->blocked_why);
+        pk_fnv_str(&h, pk_action_kind_to_string(a->kind));
+        pk_fnv_str(&h, a->pool);
+        pk_fnv_str(&h, a->vol);
+        pk_fnv_str(&h, a->blocked_why);
     }
     return any ? (h ? h : 1) : 0;
 }

@@ -1010,8 +1010,8 @@ static int remote_fetch(git_repository *repo, const char *url, char **ret_msg)
 
 static uint64_t fnv1a64(const char *s)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+    uint64_t h = PK_FNV_INIT;
+    pk_fnv(&h, s, strlen(s));   /* without the NUL: cache names made before stay */
     return h;
 }
 

@@ -109,24 +109,9 @@ int pk_store_put_pool_row(pk_store *s, const pk_obs_pool *p, pk_err **err)
  * rows whose digest is unchanged are not rewritten, and keep those two
  * from the observation that last changed them. */
 
-static void fnv(uint64_t *h, const void *p, size_t n)
-{
-    const unsigned char *c = p;
-    for (size_t i = 0; i < n; i++) {
-        *h ^= c[i];
-        *h *= 1099511628211ULL;
-    }
-}
-
-static void fnv_str(uint64_t *h, const char *s)
-{
-    if (s) fnv(h, s, strlen(s) + 1);
-    else fnv(h, "\xff", 1);
-}
-
 static void fnv_i64(uint64_t *h, int64_t v)
 {
-    fnv(h, &v, sizeof(v));
+    pk_fnv_u64(h, (uint64_t)v);
 }
 
 static void fnv_time(uint64_t *h, pk_timestamp t)
@@ -136,13 +121,13 @@ static void fnv_time(uint64_t *h, pk_timestamp t)
 
 static int64_t vols_digest(const pk_obs_pool *p)
 {
-    uint64_t h = 14695981039346656037ULL;
+    uint64_t h = PK_FNV_INIT;
     fnv_i64(&h, (int64_t)p->n_vols);
     for (size_t i = 0; i < p->n_vols; i++) {
         const pk_obs_vol *v = &p->vols[i];
-        fnv_str(&h, v->name);
-        fnv_str(&h, v->key);
-        fnv_str(&h, v->path);
+        pk_fnv_str(&h, v->name);
+        pk_fnv_str(&h, v->key);
+        pk_fnv_str(&h, v->path);
         fnv_i64(&h, v->type);
         fnv_i64(&h, v->format);
         fnv_i64(&h, (int64_t)v->capacity);
@@ -151,16 +136,16 @@ static int64_t vols_digest(const pk_obs_pool *p)
         fnv_i64(&h, v->perms.mode);
         fnv_i64(&h, v->perms.uid);
         fnv_i64(&h, v->perms.gid);
-        fnv_str(&h, v->perms.label);
-        fnv_str(&h, v->identity);
-        fnv_str(&h, v->backing_path);
+        pk_fnv_str(&h, v->perms.label);
+        pk_fnv_str(&h, v->identity);
+        pk_fnv_str(&h, v->backing_path);
         fnv_i64(&h, v->backing_format);
         fnv_i64(&h, v->encrypted);
         fnv_time(&h, v->mtime);
         fnv_i64(&h, v->mtime_ns);
         fnv_time(&h, v->ctime);
         fnv_time(&h, v->btime);
-        fnv_str(&h, v->error);
+        pk_fnv_str(&h, v->error);
     }
     return (int64_t)h;
 }

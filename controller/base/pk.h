@@ -166,6 +166,13 @@ void pk_log(pk_log_level lvl, const char *object, const char *action, const char
 #define pk_warn(...) pk_log(PK_LOG_WARN, NULL, NULL, __VA_ARGS__)
 int pk_log_level_from_string(const char *s);   /* -1 unknown */
 
+/* ---- digests: FNV-1a 64, for fingerprints and change detection (not
+ * for anything an adversary chooses) ---- */
+#define PK_FNV_INIT 14695981039346656037ULL
+void pk_fnv(uint64_t *h, const void *p, size_t n);
+void pk_fnv_str(uint64_t *h, const char *s);   /* NULL hashes unlike any string */
+void pk_fnv_u64(uint64_t *h, uint64_t v);
+
 /* ---- time ---- */
 int64_t pk_now_ms(void);          /* wall clock, ms since epoch */
 int64_t pk_monotonic_ms(void);

@@ -72,3 +72,23 @@ char *pk_format_time(int64_t ms)
     strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
     return pk_strdup(buf);
 }
+
+void pk_fnv(uint64_t *h, const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++) {
+        *h ^= c[i];
+        *h *= 1099511628211ULL;
+    }
+}
+
+void pk_fnv_str(uint64_t *h, const char *s)
+{
+    if (s) pk_fnv(h, s, strlen(s) + 1);
+    else pk_fnv(h, "\xff", 1);
+}
+
+void pk_fnv_u64(uint64_t *h, uint64_t v)
+{
+    pk_fnv(h, &v, sizeof(v));
+}

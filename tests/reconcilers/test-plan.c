@@ -100,7 +100,7 @@ static pk_perms no_perms(void)
     return (pk_perms){ .mode = -1, .uid = -1, .gid = -1 };
 }
 
-static pk_pool *dpool(world *w, const char *name, pk_pool_type type)
+static pk_pool *new_pool(const char *name, pk_pool_type type)
 {
     pk_pool *p = PK_NEW(pk_pool);
     p->type = type;
@@ -108,6 +108,12 @@ static pk_pool *dpool(world *w, const char *name, pk_pool_type type)
     p->target_path = pk_asprintf("/srv/%s", name);
     p->target_perms = no_perms();
     p->source.format = -1;
+    return p;
+}
+
+static pk_pool *dpool(world *w, const char *name, pk_pool_type type)
+{
+    pk_pool *p = new_pool(name, type);
     p->file = pk_asprintf("pools/%s.xml", name);
     p->line = 1;
     pk_desired_pool *dp = PK_APPEND(w->d->pools, w->d->n_pools);
@@ -118,12 +124,7 @@ static pk_pool *dpool(world *w, const char *name, pk_pool_type type)
 /* A pool no longer desired whose definition the store kept. */
 static pk_pool *retire(world *w, const char *name, pk_pool_type type)
 {
-    pk_pool *p = PK_NEW(pk_pool);
-    p->type = type;
-    p->name = pk_strdup(name);
-    p->target_path = pk_asprintf("/srv/%s", name);
-    p->target_perms = no_perms();
-    p->source.format = -1;
+    pk_pool *p = new_pool(name, type);
     *PK_APPEND(w->retired, w->n_retired) = p;
     return p;
 }
