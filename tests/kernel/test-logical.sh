@@ -201,6 +201,7 @@ is "$(printf '%s\n' "$LVS" | grep -v '^\[' | cut -d'|' -f1 | tr '\n' ' ')" "tpoo
 # the state database kept, once nothing poolkeeper does not own is left.
 cp "$(pool_file vg1)" "$T/vg1.xml"
 tgit -C "$R" rm -rq pools/vg1.xml
+touch "$R/pools/.gitkeep"   # git keeps no empty directory: an empty desired set
 commit "remove the pool"
 out=$(POOLKEEPER_ALLOW_POOL_DELETE=true pk apply --yes 2>&1); rc=$?
 like "$out" "pool 'vg1' holds volume 'tpool' that poolkeeper does not own" "removed: not deleted while it holds the operator's LV"
