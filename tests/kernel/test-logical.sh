@@ -203,13 +203,15 @@ cp "$(pool_file vg1)" "$T/vg1.xml"
 tgit -C "$R" rm -rq pools/vg1.xml
 touch "$R/pools/.gitkeep"   # git keeps no empty directory: an empty desired set
 commit "remove the pool"
-out=$(POOLKEEPER_ALLOW_POOL_DELETE=true pk apply --yes 2>&1); rc=$?
+out=$(POOLKEEPER_ALLOW_POOL_DELETE=true pk plan 2>&1)
+like "$out" "blocked: the desired state has no pools, which looks like a mistake" "an empty desired set needs --allow-mass-delete"
+out=$(POOLKEEPER_ALLOW_POOL_DELETE=true pk apply --yes --allow-mass-delete 2>&1); rc=$?
 like "$out" "pool 'vg1' holds volume 'tpool' that poolkeeper does not own" "removed: not deleted while it holds the operator's LV"
 ok "the volume group is still there" test -n "$(vgs --noheadings -o vg_name pkvg 2>/dev/null)"
 lvremove -q -y pkvg/tpool >/dev/null
-out=$(pk plan 2>&1)
+out=$(pk plan --allow-mass-delete 2>&1)
 like "$out" '! pool\.delete +vg1 .*blocked: deleting a pool needs policy allow_pool_delete' "emptied: deletion waits for allow_pool_delete"
-out=$(POOLKEEPER_ALLOW_POOL_DELETE=true pk apply --yes 2>&1); rc=$?
+out=$(POOLKEEPER_ALLOW_POOL_DELETE=true pk apply --yes --allow-mass-delete 2>&1); rc=$?
 is "$rc" 0 "apply deletes the removed, empty pool"
 like "$out" 'done +pool\.delete +vg1' "through pool.delete"
 ok "the volume group is gone" test -z "$(vgs --noheadings -o vg_name pkvg 2>/dev/null)"
@@ -217,7 +219,7 @@ ok "its disks are no physical volumes any more" test -z "$(pvs --noheadings -o p
 is "$(blkid -p -o value -s TYPE "$A")" "" "no LVM label left on the first disk"
 OBS=$(pool_op "$T/vg1.xml" observe 2>&1)
 is "$(obs state)" absent "the pool is absent (buildable again)"
-POOLKEEPER_ALLOW_POOL_DELETE=true pk plan --detailed-exitcode >/dev/null 2>&1
+POOLKEEPER_ALLOW_POOL_DELETE=true pk plan --detailed-exitcode --allow-mass-delete >/dev/null 2>&1
 is "$?" 0 "and nothing is left to do"
 ok "othervg survived all of it" lvs othervg/keep
 diag "$(date +%T) deleted"
