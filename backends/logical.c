@@ -493,6 +493,16 @@ static int logical_observe_pool(pk_bctx *c PK_UNUSED, const pk_pool *def, pk_obs
     out->available = v.vg_free;
     out->allocation = v.vg_size - v.vg_free;
     out->nonempty = n > 0;
+    /* Thin pools and the like are no volumes, but they are somebody's. */
+    pk_buf other = PK_BUF_INIT;
+    size_t n_other = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        if (lv_hidden(&l.v[i]) || lv_is_volume(&l.v[i])) continue;
+        pk_buf_addf(&other, "%s'%s'", n_other++ ? ", " : "", l.v[i].name);
+    }
+    free(out->unlisted);
+    out->unlisted = n_other ? pk_asprintf("logical volume%s %s", n_other > 1 ? "s" : "", pk_buf_str(&other)) : NULL;
+    pk_buf_free(&other);
     free(out->identity);
     out->identity = pk_strdup(v.vg_uuid);
     /* The same report lists the volumes: keep them (observe_vols then has

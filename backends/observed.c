@@ -35,6 +35,7 @@ void pk_obs_pool_clear(pk_obs_pool *p)
     perms_clear(&p->perms);
     free(p->identity);
     free(p->probe);
+    free(p->unlisted);
     free(p->free_extents);
     for (size_t i = 0; i < p->n_vols; i++)
         pk_obs_vol_clear(&p->vols[i]);

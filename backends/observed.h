@@ -52,6 +52,9 @@ typedef struct pk_obs_pool {
     pk_perms perms;
     char *identity;           /* "dev:ino" of the target dir, etc. */
     bool nonempty;            /* holds anything at all (for build safety) */
+    /* What the pool holds besides its volumes, which keeps it from being
+     * deleted ("logical volume 'tpool'"): NULL when nothing. */
+    char *unlisted;
     char *probe;              /* what the source device holds, for plans: "ext4 filesystem UUID ..." */
     /* Unpartitioned space of a disk pool, bytes, end exclusive (libvirt's
      * <source><device><freeExtent>). */

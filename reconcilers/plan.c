@@ -804,6 +804,8 @@ static void plan_removed_pool(planner *pl, size_t rank, const char *name, const 
         block(a, "pool '%s' holds volume '%s' that poolkeeper does not own", name, foreign);
     else if (n_foreign > 1)
         block(a, "pool '%s' holds %zu volumes that poolkeeper does not own", name, n_foreign);
+    else if (op->unlisted)
+        block(a, "pool '%s' holds %s that poolkeeper does not own", name, op->unlisted);
     else
         a->allowed_by = "allow_pool_delete";
     /* Stopping is only a step towards deleting: never on its own. */

@@ -203,14 +203,15 @@ cp "$(pool_file vg1)" "$T/vg1.xml"
 tgit -C "$R" rm -rq pools/vg1.xml
 touch "$R/pools/.gitkeep"   # git keeps no empty directory: an empty desired set
 commit "remove the pool"
-out=$(POOLKEEPER_ALLOW_POOL_DELETE=true pk plan 2>&1)
-like "$out" "blocked: the desired state has no pools, which looks like a mistake" "an empty desired set needs --allow-mass-delete"
 out=$(POOLKEEPER_ALLOW_POOL_DELETE=true pk apply --yes --allow-mass-delete 2>&1); rc=$?
-like "$out" "pool 'vg1' holds volume 'tpool' that poolkeeper does not own" "removed: not deleted while it holds the operator's LV"
+like "$out" "pool 'vg1' holds logical volume 'tpool' that poolkeeper does not own" "removed: not deleted while it holds the operator's thin pool"
+unlike "$out" "done +pool\.(stop|delete)" "not even stopped"
 ok "the volume group is still there" test -n "$(vgs --noheadings -o vg_name pkvg 2>/dev/null)"
 lvremove -q -y pkvg/tpool >/dev/null
 out=$(pk plan --allow-mass-delete 2>&1)
 like "$out" '! pool\.delete +vg1 .*blocked: deleting a pool needs policy allow_pool_delete' "emptied: deletion waits for allow_pool_delete"
+out=$(POOLKEEPER_ALLOW_POOL_DELETE=true pk plan 2>&1)
+like "$out" "blocked: the desired state has no pools, which looks like a mistake" "and, the desired set being empty now, for --allow-mass-delete"
 out=$(POOLKEEPER_ALLOW_POOL_DELETE=true pk apply --yes --allow-mass-delete 2>&1); rc=$?
 is "$rc" 0 "apply deletes the removed, empty pool"
 like "$out" 'done +pool\.delete +vg1' "through pool.delete"

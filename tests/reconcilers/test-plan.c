@@ -1020,6 +1020,17 @@ static void test_pool_delete(void)
     tap_is_str(p->actions[3].blocked_why, "pool 'old' holds volume 'c.iso' that poolkeeper does not own",
                "pool delete: foreign content");
     pk_plan_free(p);
+
+    /* Content that is not a volume (an LVM thin pool) is somebody's too. */
+    pk_obs_pool *oldp = find_opool(&w, "old");
+    pk_obs_vol_clear(&oldp->vols[--oldp->n_vols]);   /* c.iso, added last */
+    oldp->unlisted = pk_strdup("logical volume 'tpool'");
+    p = plan(&w);
+    is_actions(p, "vol.delete old/a.raw, vol.delete old/b.raw, !pool.stop old, !pool.delete old",
+               "pool holding content that is not a volume");
+    tap_is_str(p->actions[3].blocked_why, "pool 'old' holds logical volume 'tpool' that poolkeeper does not own",
+               "pool delete: unlisted content");
+    pk_plan_free(p);
     world_free(&w);
 
     /* Not ours: its owned volumes go (prune), the pool stays, nothing noted. */
