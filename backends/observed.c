@@ -13,7 +13,7 @@ void pk_obs_vol_clear(pk_obs_vol *v)
 {
     if (!v) return;
     free(v->name);
-    free(v->key);
+    if (v->key != v->path) free(v->key);
     free(v->path);
     perms_clear(&v->perms);
     free(v->identity);

@@ -13,7 +13,8 @@ PK_ENUM_DECL(pk_pool_state);  /* "absent", "inactive", "running" */
 
 typedef struct pk_obs_vol {
     char *name;
-    char *key;                /* absolute path for file volumes (libvirt's key) */
+    char *key;                /* absolute path for file volumes (libvirt's key); may be
+                               * the very string `path` is (freed once) */
     char *path;
     pk_vol_type type;
     int format;               /* pk_img_format (file pools) / pool type specific; -1 unknown */

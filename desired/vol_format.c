@@ -58,9 +58,11 @@ static void format_format(pk_buf *b, int indent, const pk_pool *pool, int fmt)
 /* virStorageVolTimestampFormat: seconds, then nanoseconds only when non-zero. */
 static void format_timestamps(pk_buf *b, int indent, const pk_vol *v)
 {
+    const pk_vol_times *t = v->target.times;
+    if (!t) return;
     const struct { const char *name; const pk_timestamp *ts; } all[] = {
-        { "atime", &v->target.atime }, { "mtime", &v->target.mtime },
-        { "ctime", &v->target.ctime }, { "btime", &v->target.btime },
+        { "atime", &t->atime }, { "mtime", &t->mtime },
+        { "ctime", &t->ctime }, { "btime", &t->btime },
     };
     bool any = false;
     for (size_t i = 0; i < PK_NELEM(all); i++) any |= all[i].ts->sec >= 0;

@@ -64,10 +64,8 @@ char *pk_dumpxml_vol(const pk_pool *def, const pk_obs_vol *obs)
     v.target.path = obs->path;
     v.target.format = obs->format;
     v.target.perms = obs->perms;
-    v.target.atime = obs->atime;
-    v.target.mtime = obs->mtime;
-    v.target.ctime = obs->ctime;
-    v.target.btime = obs->btime;
+    pk_vol_times times = { obs->atime, obs->mtime, obs->ctime, obs->btime };
+    v.target.times = &times;
     /* What the image header says, as libvirt's probe reports it. */
     v.target.compat = obs->compat[0] ? (char *)obs->compat : NULL;
     v.target.cluster_size = obs->cluster_size;

@@ -136,11 +136,21 @@ static const char SQL_OWN_LOAD[] =
     "SELECT pool, vol, identity, applied_capacity, applied_mode, applied_uid, applied_gid"
     " FROM ownership ORDER BY pool, vol";
 
+static const char SQL_OWN_COUNT[] = "SELECT count(*) FROM ownership";
+
 int pk_store_ownership_load(pk_store *s, pk_ownership *ret, pk_err **err)
 {
     pk_ownership o = { 0 };
     size_t cap = 0;
     int r = -1;
+    /* Sized up front: this array is alive at the plan's peak memory, and
+     * growing it by doubling would leave up to half of it unused. */
+    sqlite3_stmt *cnt = pk_store_stmt(s, SQL_OWN_COUNT, err);
+    if (!cnt || pk_store_step_row(s, cnt, err) != 1)
+        return pk_wrap(err, "cannot read ownership from state database '%s'", s->path);
+    cap = (size_t)sqlite3_column_int64(cnt, 0);
+    sqlite3_reset(cnt);
+    if (cap) o.items = pk_malloc(cap * sizeof(*o.items));
     sqlite3_stmt *st = pk_store_stmt(s, SQL_OWN_LOAD, err);
     while (st && (r = pk_store_step_row(s, st, err)) == 1) {
         if (o.n == cap) {

@@ -690,7 +690,7 @@ static void test_model(void)
     tap_is_int(v->target.format, PK_IMG_QCOW2, "model: format qcow2");
     tap_ok(v->target.perms.mode == -1 && v->target.perms.uid == -1 && v->target.perms.gid == -1,
            "model: no permissions given");
-    tap_ok(v->target.atime.sec == -1 && v->target.btime.sec == -1, "model: no timestamps");
+    tap_ok(v->target.times == NULL, "model: no timestamps");
     tap_ok(!v->backing && !v->target.encryption && !v->target.compat, "model: nothing else set");
 }
 
@@ -713,10 +713,13 @@ static void test_observed_format(void)
     v.target.path = "/dev/sda1";
     v.target.format = PK_PART_LINUX;
     v.target.perms = (pk_perms){ 0660, 0, 6, NULL };
-    v.target.atime = (pk_timestamp){ 1341933637, 273190990 };
-    v.target.mtime = (pk_timestamp){ 1341930622, 0 };
-    v.target.ctime = (pk_timestamp){ 1341930622, 47245868 };
-    v.target.btime = (pk_timestamp){ -1, -1 };
+    pk_vol_times times = {
+        .atime = { 1341933637, 273190990 },
+        .mtime = { 1341930622, 0 },
+        .ctime = { 1341930622, 47245868 },
+        .btime = { -1, -1 },
+    };
+    v.target.times = &times;
     _cleanup_free_ char *out = pk_vol_format(pools[DISK_POOL], &v);
     tap_is_str(out,
                "<volume type='block'>\n"
