@@ -60,4 +60,19 @@ like "$(grep " $M " /proc/mounts)" "^$GLUSTER_HOST:/$GLUSTER_VOLUME/$TAG $M fuse
 is "$(stat -c %s "$GLUSTER_BRICK/$TAG/disk.raw" 2>/dev/null)" $((4 << 20)) "the volume is on the brick with its size"
 pk plan --detailed-exitcode >/dev/null
 is "$?" 0 "second plan: no changes"
+
+# Removed from the repository: its volume deleted (prune), the pool
+# unmounted and its mount point removed (allow_pool_delete), through the
+# definition the state database kept.
+tgit -C "$R" rm -rq pools/nf.xml pools/nf
+mkdir -p "$R/pools" && touch "$R/pools/.gitkeep"
+tgit -C "$R" add -A
+tgit -C "$R" commit -qm "remove the pool"
+out=$(POOLKEEPER_PRUNE=true POOLKEEPER_ALLOW_POOL_DELETE=true pk apply --yes --allow-mass-delete); rc=$?
+is "$rc" 0 "apply cleans up the removed pool"
+like "$out" 'done +pool\.stop +nf' "it is stopped (unmounted)"
+ok "nothing is mounted at the target any more" test -z "$(grep " $M " /proc/mounts)"
+ok "the volume is gone from the brick" test ! -e "$GLUSTER_BRICK/$TAG/disk.raw"
+POOLKEEPER_PRUNE=true POOLKEEPER_ALLOW_POOL_DELETE=true pk plan --detailed-exitcode --allow-mass-delete >/dev/null
+is "$?" 0 "nothing left to do"
 done_testing
