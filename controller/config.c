@@ -13,6 +13,7 @@ void pk_settings_defaults(pk_settings *s)
     memset(s, 0, sizeof(*s));
     s->state = pk_strdup(PK_STATE_DEFAULT);
     s->interval_ms = 5 * 60 * 1000;
+    s->fetch_timeout_ms = 2 * 60 * 1000;
     s->jitter_percent = 10;
     s->retry_interval_ms = 30 * 1000;
     pk_policy_defaults(&s->policy);

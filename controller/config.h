@@ -28,6 +28,7 @@ typedef struct pk_settings {
     char *desired_remote;     /* file://, https://, ssh:// */
     char *desired_branch;     /* default: HEAD for a local repo, "main" for a remote */
     char *desired_subdir;     /* may contain %H */
+    int64_t fetch_timeout_ms; /* 2m: a fetch of desired_remote still running is given up */
     char *ref;                /* --ref */
     bool worktree;            /* --worktree */
     char *state;              /* SQLite file */

@@ -48,6 +48,8 @@ const pk_config_key pk_config_keys[] = {
       .unset = "HEAD of a local repository, main of a remote" },
     { .name = "desired.subdir", .env = "POOLKEEPER_SUBDIR",
       .type = PK_CT_SUBDIR, .offset = F(desired_subdir), .unset = "the repository root" },
+    { .name = "desired.fetch_timeout", .env = "POOLKEEPER_FETCH_TIMEOUT",
+      .type = PK_CT_DURATION, .offset = F(fetch_timeout_ms), .min = SECOND, .max = DAY },
     { .name = "state", .env = "POOLKEEPER_STATE", .flag = "--state",
       .type = PK_CT_PATH, .offset = F(state) },
     { .name = "interval", .env = "POOLKEEPER_INTERVAL",

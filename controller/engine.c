@@ -29,6 +29,7 @@ int pk_engine_load(pk_engine *e, pk_err **errs)
         .ref = s->ref,
         .worktree = s->worktree,
         .cache_dir = cache,
+        .fetch_timeout_ms = s->fetch_timeout_ms,
     };
     pk_err *lerr = NULL;
     int64_t t0 = pk_monotonic_ms();

@@ -19,8 +19,12 @@
 #include <fcntl.h>
 #include <git2.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* Deeper directories under pools/<pool>/ only ever hold stray files; the
  * limit keeps a hostile tree from recursing without end. */
@@ -1008,6 +1012,76 @@ static int remote_fetch(git_repository *repo, const char *url, char **ret_msg)
     return r < 0 ? -1 : 0;
 }
 
+/* remote_fetch into the repository at `dir`, in a child process killed
+ * when it has not finished within timeout_ms: a remote that accepts the
+ * connection and then says nothing would otherwise hold the service for
+ * ever. What a killed fetch leaves is consistent: refs are updated last,
+ * packs are renamed into place when complete. */
+static int fetch_bounded(const char *dir, const char *url, int64_t timeout_ms, char **ret_msg)
+{
+    int pfd[2];
+    if (pipe2(pfd, O_CLOEXEC) < 0) {
+        *ret_msg = pk_asprintf("cannot make a pipe: %s", strerror(errno));
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        *ret_msg = pk_asprintf("cannot fork: %s", strerror(errno));
+        close(pfd[0]);
+        close(pfd[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(pfd[0]);
+        git_repository *repo = NULL;
+        char *msg = NULL;
+        int r = git_repository_open_bare(&repo, dir);
+        if (r < 0) msg = pk_strdup(git_msg());
+        else r = remote_fetch(repo, url, &msg);
+        if (r < 0 && msg && write(pfd[1], msg, strlen(msg)) < 0) {
+            /* the parent says the fetch failed, without the reason */
+        }
+        _exit(r < 0 ? 1 : 0);   /* no atexit handlers: they belong to the parent */
+    }
+    close(pfd[1]);
+    pk_buf why = PK_BUF_INIT;
+    int64_t deadline = pk_monotonic_ms() + timeout_ms;
+    bool timed_out = false;
+    for (;;) {
+        int64_t left = deadline - pk_monotonic_ms();
+        if (left <= 0) {
+            timed_out = true;
+            break;
+        }
+        struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+        int n = poll(&p, 1, left > INT32_MAX ? INT32_MAX : (int)left);
+        if (n < 0 && errno == EINTR) continue;
+        if (n == 0) {
+            timed_out = true;
+            break;
+        }
+        char buf[512];
+        ssize_t got = n > 0 ? read(pfd[0], buf, sizeof(buf)) : -1;
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) break;   /* EOF: the child is done */
+        pk_buf_addn(&why, buf, (size_t)got);
+    }
+    close(pfd[0]);
+    if (timed_out) kill(pid, SIGKILL);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    int r = 0;
+    if (timed_out) {
+        *ret_msg = pk_asprintf("no answer within %lld ms (desired.fetch_timeout)", (long long)timeout_ms);
+        r = -1;
+    } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        *ret_msg = why.len ? pk_buf_steal(&why) : pk_strdup("the fetch failed");
+        r = -1;
+    }
+    pk_buf_free(&why);
+    return r;
+}
+
 static uint64_t fnv1a64(const char *s)
 {
     uint64_t h = PK_FNV_INIT;
@@ -1044,7 +1118,21 @@ static int open_remote(loader *l, const pk_repo_opts *o, char **ret_fetch_err)
         return -1;
     }
     char *msg = NULL;
-    if (remote_fetch(l->repo, o->remote, &msg) < 0) {
+    int fr;
+    if (o->fetch_timeout_ms > 0) {
+        fr = fetch_bounded(dir, o->remote, o->fetch_timeout_ms, &msg);
+        /* Read what the child fetched afresh, not through caches of before. */
+        git_repository_free(l->repo);
+        l->repo = NULL;
+        if (git_repository_open_bare(&l->repo, dir) < 0) {
+            add_err(l, NULL, 0, "cannot open the cache '%s' of desired.remote '%s': %s", dir, o->remote, git_msg());
+            free(msg);
+            return -1;
+        }
+    } else {
+        fr = remote_fetch(l->repo, o->remote, &msg);
+    }
+    if (fr < 0) {
         if (!has_refs(l->repo)) {
             add_err(l, NULL, 0, "cannot fetch '%s', and nothing was fetched before: %s", o->remote, msg);
             free(msg);

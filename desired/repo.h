@@ -11,6 +11,11 @@ typedef struct pk_repo_opts {
     const char *ref;          /* any rev: commit, tag, branch; overrides branch */
     bool worktree;            /* read files on disk, not a commit */
     const char *cache_dir;    /* where remotes are cloned (state dir) */
+    /* A fetch that has not finished after this long is given up (and the
+     * commit fetched before is used, as for any failed fetch); 0: no limit.
+     * The fetch then runs in a child process that is killed at the
+     * deadline: libgit2 1.5 has no network timeout of its own. */
+    int64_t fetch_timeout_ms;
 } pk_repo_opts;
 
 /* Load and check everything. All problems (every file, every cross-object

@@ -3,8 +3,12 @@
  * %H, the work tree, every cross-object check, and bad input. */
 #include "../tap.h"
 #include "../../desired/repo.h"
+#include <arpa/inet.h>
 #include <errno.h>
 #include <git2.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -569,6 +573,50 @@ static void test_remote(const char *tmp)
     git_repository_free(repo);
 }
 
+/* A remote that takes the connection and never answers: the fetch is
+ * given up at desired.fetch_timeout, and the commit fetched before (if
+ * any) is used with a warning. */
+static void test_remote_timeout(const char *tmp)
+{
+    int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t alen = sizeof(a);
+    if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(ls, 8) < 0 ||
+        getsockname(ls, (struct sockaddr *)&a, &alen) < 0)
+        tap_bail("listen on 127.0.0.1: %s", strerror(errno));
+    _cleanup_free_ char *url = pk_asprintf("http://127.0.0.1:%d/desired.git", ntohs(a.sin_port));
+    _cleanup_free_ char *cache = pk_asprintf("%s/cache-timeout", tmp);
+    pk_repo_opts o = { .remote = url, .cache_dir = cache, .fetch_timeout_ms = 1000 };
+    pk_err *errs = NULL;
+    int64_t t0 = pk_monotonic_ms();
+    pk_desired *d = load(&o, &errs);
+    int64_t took = pk_monotonic_ms() - t0;
+    tap_ok(!d && has_err(errs, NULL, 0, "no answer within 1000 ms (desired.fetch_timeout)"),
+           "a silent remote never fetched: no desired set, the timeout says why");
+    tap_ok(took < 30000, "given up at the deadline, not hanging (%lld ms)", (long long)took);
+
+    /* Fetched before (here: the cache filled from a local repository). */
+    _cleanup_free_ char *wt = pk_asprintf("%s/timeout-upstream", tmp);
+    git_repository *up = mkrepo(wt, false);
+    put_pool(wt, "", "a", "/tmp/pk-test/t-a");
+    _cleanup_free_ char *c1 = commit_all(up, "one");
+    uint64_t h = PK_FNV_INIT;
+    pk_fnv(&h, url, strlen(url));
+    _cleanup_free_ char *dir = pk_asprintf("%s/desired-%016llx.git", cache, (unsigned long long)h);
+    git_repository *c = NULL;
+    if (git_repository_open_bare(&c, dir) < 0) tap_bail("the cache '%s' was not made", dir);
+    fetch_into(c, wt, "+refs/heads/*:refs/heads/*");
+    git_repository_set_head(c, "refs/heads/main");
+    git_repository_free(c);
+    d = load(&o, &errs);
+    tap_ok(d && pk_streq(d->commit, c1) && has_err(d->warnings, NULL, 0, "no answer within"),
+           "a silent remote fetched before: that commit, with the timeout as a warning");
+    pk_desired_free(d);
+    pk_err_free(errs);
+    git_repository_free(up);
+    close(ls);
+}
+
 static const char *lv_pool =
     "<pool type='logical'>\n  <name>lv</name>\n  <source>\n    <name>vg0</name>\n"
     "    <format type='lvm2'/>\n  </source>\n  <target>\n    <path>/dev/vg0</path>\n  </target>\n</pool>\n";
@@ -992,6 +1040,7 @@ int main(void)
     test_worktree(tmp);
     test_subdir(tmp);
     test_remote(tmp);
+    test_remote_timeout(tmp);
     test_checks(tmp);
     test_hostile_tree(tmp);
     test_bad_input(tmp);
