@@ -20,6 +20,7 @@
 #include <git2.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -1329,14 +1330,33 @@ static pk_desired *load(loader *l, const pk_repo_opts *o)
     return TAKE_PTR(d);
 }
 
-pk_desired *pk_repo_reload(const pk_repo_opts *o, pk_desired *prev, pk_err **errs)
+/* libgit2's global set-up parses every CA certificate of the system
+ * (8 ms here, more than reading a small repository): once per process,
+ * undone at exit, however many times the service loads. */
+static void git_shutdown(void)
+{
+    git_libgit2_shutdown();
+}
+
+static void git_setup(void)
 {
     git_libgit2_init();
+    atexit(git_shutdown);
+}
+
+static void git_once(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, git_setup);
+}
+
+pk_desired *pk_repo_reload(const pk_repo_opts *o, pk_desired *prev, pk_err **errs)
+{
+    git_once();
     loader l = { .known = prev };
     pk_desired *d = load(&l, o);
     pk_err_append(errs, sort_errs(TAKE_PTR(l.errs)));
     loader_release(&l);
-    git_libgit2_shutdown();
     if (d && l.unchanged) {
         /* The new set holds only what was resolved (and any fetch
          * warning): hand back the one loaded before, with those. */
@@ -1361,10 +1381,9 @@ bool pk_repo_looks_like(const char *dir)
     _cleanup_free_ char *pools = pk_asprintf("%s/pools", dir);
     struct stat st;
     if (stat(pools, &st) == 0 && S_ISDIR(st.st_mode)) return true;
-    git_libgit2_init();
+    git_once();
     git_repository *repo = NULL;
     bool ok = git_repository_open_ext(&repo, dir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) == 0;
     git_repository_free(repo);
-    git_libgit2_shutdown();
     return ok;
 }
