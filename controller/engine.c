@@ -10,6 +10,20 @@ PK_ENUM_IMPL(pk_cycle_result, PK_CYCLE_RESULT_LAST, "done", "failed", "skipped",
 
 static char *err_line(const pk_err *e);
 
+/* "timing: PHASE=N ms" lines: debug output, or (POOLKEEPER_TIMING=1) info,
+ * so benchmarks read them without the cost of every other debug line. */
+static void timing(const char *fmt, ...) PK_PRINTF(1, 2);
+static void timing(const char *fmt, ...)
+{
+    const char *env = getenv("POOLKEEPER_TIMING");
+    pk_log_level lvl = env && *env && strcmp(env, "0") != 0 ? PK_LOG_INFO : PK_LOG_DEBUG;
+    va_list ap;
+    va_start(ap, fmt);
+    _cleanup_free_ char *msg = pk_vasprintf(fmt, ap);
+    va_end(ap);
+    pk_log(lvl, NULL, NULL, "timing: %s", msg);
+}
+
 static char *state_dir_of(const char *state)
 {
     _cleanup_free_ char *copy = pk_strdup(state);
@@ -183,7 +197,7 @@ int pk_engine_observe(pk_engine *e, int64_t run, pk_err **errs)
     if (pk_store_ownership_load(e->store, &e->owned, &err) < 0) goto fail;
     int64_t t3 = pk_monotonic_ms();
     /* Benchmarks read this line (tests/bench/engine_bench.sh). */
-    pk_log(PK_LOG_DEBUG, NULL, NULL, "timing: load=%lld observe=%lld record=%lld ownership=%lld ms",
+    timing("load=%lld observe=%lld record=%lld ownership=%lld ms",
            (long long)e->ms_load, (long long)(t1 - t0), (long long)(t2 - t1), (long long)(t3 - t2));
     return 0;
 fail:
@@ -203,8 +217,7 @@ pk_plan *pk_engine_plan(pk_engine *e)
         .n_retired = e->n_retired,
     };
     pk_plan *p = pk_plan_compute_inputs(&in);
-    /* Benchmarks read this line too. */
-    pk_log(PK_LOG_DEBUG, NULL, NULL, "timing: plan=%lld ms", (long long)(pk_monotonic_ms() - t0));
+    timing("plan=%lld ms", (long long)(pk_monotonic_ms() - t0));
     return p;
 }
 
@@ -599,8 +612,7 @@ int pk_engine_cycle(pk_engine *e, int64_t run, const pk_cycle_hooks *h, pk_cycle
         r->applied = true;
         int64_t t0 = pk_monotonic_ms();
         if (pk_apply(plan, &ao, &r->stats, errs) < 0) rc = -1;
-        /* Benchmarks read this line too. */
-        pk_log(PK_LOG_DEBUG, NULL, NULL, "timing: apply=%lld ms", (long long)(pk_monotonic_ms() - t0));
+        timing("apply=%lld ms", (long long)(pk_monotonic_ms() - t0));
         if (r->stats.done) event_applied(e, run, plan, done, &r->stats);
         /* Corrected drift is over now, not at the next observation. */
         for (size_t i = 0; i < plan->n_actions; i++) {

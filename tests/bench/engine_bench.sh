@@ -19,7 +19,7 @@ tgit() { git -c user.email=b@poolkeeper -c user.name=bench -c init.defaultBranch
 ms() { date +%s%N | awk '{printf "%.3f", $1/1e6}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) b = 0.001; printf "%.2f", a / b }'; }
 median3() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
-# The value of NAME=ms in the debug timing lines of poolkeeper -v.
+# The value of NAME=ms in the timing lines (POOLKEEPER_TIMING=1).
 field() { echo "$2" | tr ' ' '\n' | sed -n "s/^$1=\([0-9]*\).*/\1/p" | head -1; }
 
 make_repo() { # dir pooldir n
@@ -52,7 +52,7 @@ for n in $SIZES; do
         sync
         f=$("$FLOOR" scan "$p" 2>/dev/null)
         t0=$(ms)
-        line=$("$PK" plan -v --desired "$r" --state "$s" 2>&1 >/dev/null | grep 'timing:' | tr '\n' ' ' || true)
+        line=$(POOLKEEPER_TIMING=1 "$PK" plan --desired "$r" --state "$s" 2>&1 >/dev/null | grep 'timing:' | tr '\n' ' ' || true)
         t1=$(ms)
         plans+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')")
         floors+=("$f")
@@ -89,7 +89,7 @@ for _ in 1 2 3; do
     sync
     cfloors+=("$("$FLOOR" create "$B/floor" $n 65536 2>/dev/null)")
     sync
-    t0=$(ms); line=$("$PK" apply --yes -v --desired "$r" --state "$s" 2>&1 >/dev/null | grep 'timing:' | tr '\n' ' '); t1=$(ms)
+    t0=$(ms); line=$(POOLKEEPER_TIMING=1 "$PK" apply --yes --desired "$r" --state "$s" 2>&1 >/dev/null | grep 'timing:' | tr '\n' ' '); t1=$(ms)
     creates+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')")
     capply+=("$(field apply "$line")")
     sync
@@ -97,7 +97,7 @@ for _ in 1 2 3; do
     mv "$r/pools/p" "$B/vols-hold"; mkdir "$r/pools/p"
     tgit -C "$r" add -A; tgit -C "$r" commit -qm "delete all"
     sync
-    t0=$(ms); line=$(POOLKEEPER_PRUNE=true "$PK" apply --yes -v --allow-mass-delete --desired "$r" --state "$s" 2>&1 >/dev/null | grep 'timing:' | tr '\n' ' '); t1=$(ms)
+    t0=$(ms); line=$(POOLKEEPER_TIMING=1 POOLKEEPER_PRUNE=true "$PK" apply --yes --allow-mass-delete --desired "$r" --state "$s" 2>&1 >/dev/null | grep 'timing:' | tr '\n' ' '); t1=$(ms)
     deletes+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')")
     dapply+=("$(field apply "$line")")
     rmdir "$r/pools/p"; mv "$B/vols-hold" "$r/pools/p"
