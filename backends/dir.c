@@ -273,10 +273,7 @@ int pk_dir_observe_pool(pk_bctx *c PK_UNUSED, const pk_pool *def, pk_obs_pool *o
         return pk_fail_errno(err, errno, "cannot read pool target '%s'", path);
 
     out->state = PK_POOL_RUNNING;   /* a dir pool runs when its directory exists */
-    /* As libvirt: f_bfree, not f_bavail (root-reserved blocks count as available). */
-    out->capacity = (uint64_t)sv.f_frsize * sv.f_blocks;
-    out->available = (uint64_t)sv.f_frsize * sv.f_bfree;
-    out->allocation = out->capacity - out->available;
+    pk_obs_pool_set_usage(out, &sv);
     free(out->perms.label);
     out->perms = (pk_perms){ .mode = st.stx_mode & 07777, .uid = st.stx_uid, .gid = st.stx_gid };
     free(out->identity);

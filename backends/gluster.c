@@ -303,10 +303,7 @@ static int gl_observe_pool(pk_bctx *c PK_UNUSED, const pk_pool *def, pk_obs_pool
     if (glfs_statvfs(fs, dir, &sv) < 0)
         return pk_fail_errno(err, errno, "cannot statvfs '%s' in gluster volume '%s'", dir, def->source.name);
     out->state = PK_POOL_RUNNING;
-    /* As libvirt (f_bfree: root-reserved blocks count as available). */
-    out->capacity = (uint64_t)sv.f_frsize * sv.f_blocks;
-    out->available = (uint64_t)sv.f_frsize * sv.f_bfree;
-    out->allocation = out->capacity - out->available;
+    pk_obs_pool_set_usage(out, &sv);
     free(out->perms.label);
     out->perms = (pk_perms){ .mode = st.st_mode & 07777, .uid = st.st_uid, .gid = st.st_gid };
     free(out->identity);

@@ -1,5 +1,6 @@
 /* Observed state: freeing and lookups. */
 #include "observed.h"
+#include <sys/statvfs.h>
 
 PK_ENUM_IMPL(pk_pool_state, PK_POOL_STATE_LAST, "absent", "inactive", "running");
 
@@ -7,6 +8,14 @@ static void perms_clear(pk_perms *p)
 {
     free(p->label);
     *p = (pk_perms){ .mode = -1, .uid = -1, .gid = -1 };
+}
+
+void pk_obs_pool_set_usage(pk_obs_pool *p, const struct statvfs *sv)
+{
+    /* f_bfree, not f_bavail: root-reserved blocks count as available. */
+    p->capacity = (uint64_t)sv->f_frsize * sv->f_blocks;
+    p->available = (uint64_t)sv->f_frsize * sv->f_bfree;
+    p->allocation = p->capacity - p->available;
 }
 
 void pk_obs_vol_clear(pk_obs_vol *v)

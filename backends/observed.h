@@ -69,6 +69,10 @@ typedef struct pk_observed {
     pk_obs_pool *pools; size_t n_pools;
 } pk_observed;
 
+/* A pool's capacity, available and allocation from its filesystem's
+ * statvfs, as libvirt counts them. */
+struct statvfs;
+void pk_obs_pool_set_usage(pk_obs_pool *p, const struct statvfs *sv);
 void pk_obs_vol_clear(pk_obs_vol *v);
 void pk_obs_pool_clear(pk_obs_pool *p);
 void pk_observed_free(pk_observed *o);

@@ -30,18 +30,6 @@ void pk_scsi_set_vport_wait_ms(int ms)
     vport_wait_ms = ms;
 }
 
-static char *read_line(const char *path)
-{
-    FILE *f = fopen(path, "re");
-    if (!f) return NULL;
-    char buf[256];
-    char *r = fgets(buf, sizeof(buf), f);
-    fclose(f);
-    if (!r) return NULL;
-    buf[strcspn(buf, "\n")] = '\0';
-    return pk_strdup(buf);
-}
-
 static int write_str(const char *path, const char *s, pk_err **err)
 {
     _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -80,7 +68,7 @@ static int find_by_pci(const pk_adapter *a, unsigned *host, pk_err **err)
         _cleanup_free_ char *real = realpath(link, NULL);
         if (!real || !strstr(real, pci)) continue;
         _cleanup_free_ char *uid_file = pk_asprintf("%s/unique_id", link);
-        _cleanup_free_ char *uid = read_line(uid_file);
+        _cleanup_free_ char *uid = pk_sysfs_read_line(uid_file);
         uint64_t u;
         if (uid && pk_parse_u64(uid, 10, &u) == 0 && u == a->unique_id) {
             *host = n;
@@ -119,7 +107,7 @@ static bool wwn_eq(const char *sysfs_value, const char *xml)
 static char *fc_attr(unsigned host, const char *attr)
 {
     _cleanup_free_ char *p = pk_sysfs_path("/sys/class/fc_host/host%u/%s", host, attr);
-    return read_line(p);
+    return pk_sysfs_read_line(p);
 }
 
 /* The fc_host whose node and port names are wwnn and wwpn (or, with

@@ -39,8 +39,7 @@ int pk_scsi_host_scan(unsigned host, pk_err **err)
     return 0;
 }
 
-/* The first line of a small sysfs file, NULL when unreadable. */
-static char *read_line(const char *path)
+char *pk_sysfs_read_line(const char *path)
 {
     FILE *f = fopen(path, "re");
     if (!f) return NULL;
@@ -141,7 +140,7 @@ static int lun_volume(const char *lun_dir, unsigned b, unsigned t, unsigned l, c
                       pk_obs_vol *v)
 {
     _cleanup_free_ char *type_file = pk_asprintf("%s/type", lun_dir);
-    _cleanup_free_ char *type = read_line(type_file);
+    _cleanup_free_ char *type = pk_sysfs_read_line(type_file);
     /* disks and CD-ROMs only (libvirt: VIR_STORAGE_DISK_TYPE_DISK/_ROM) */
     if (!type || (strcmp(type, "0") != 0 && strcmp(type, "5") != 0)) return 1;
     _cleanup_free_ char *dev = lun_block_name(lun_dir);
@@ -164,7 +163,7 @@ static int lun_volume(const char *lun_dir, unsigned b, unsigned t, unsigned l, c
             v->error = pk_asprintf("no link in '%s' leads to '%s' (is udev running?)", target, node);
     }
     _cleanup_free_ char *size_file = pk_sysfs_path("/sys/block/%s/size", dev);
-    _cleanup_free_ char *sectors = read_line(size_file);
+    _cleanup_free_ char *sectors = pk_sysfs_read_line(size_file);
     uint64_t n = 0;
     if (!sectors || pk_parse_u64(sectors, 10, &n) < 0) {
         free(v->error);

@@ -9,6 +9,10 @@ void pk_sysfs_set_root(const char *root);
 /* ROOT + path ("/sys/class/scsi_host"); caller frees. */
 char *pk_sysfs_path(const char *fmt, ...) PK_PRINTF(1, 2);
 
+/* The first line of a small sysfs file, without its newline; NULL when
+ * unreadable. Caller frees. */
+char *pk_sysfs_read_line(const char *path);
+
 /* Whether /sys/class/scsi_host/hostN exists. */
 bool pk_scsi_host_exists(unsigned host);
 /* Ask host N to scan for new LUNs ("- - -" into its scan file). */
