@@ -17,15 +17,6 @@ pk_observed *pk_observe_pools(pk_bctx *c, const pk_pool *const *pools, size_t n,
     return o;
 }
 
-pk_observed *pk_observe_desired(pk_bctx *c, const pk_desired *d)
-{
-    const pk_pool **pools = pk_calloc(d->n_pools + 1, sizeof(*pools));
-    for (size_t i = 0; i < d->n_pools; i++) pools[i] = d->pools[i].pool;
-    pk_observed *o = pk_observe_pools(c, pools, d->n_pools, NULL, NULL);
-    free(pools);
-    return o;
-}
-
 /* The model's formatter prints the struct it is given, so a live view is the
  * desired definition with the observed numbers put in a shallow copy. */
 char *pk_dumpxml_pool(const pk_pool *def, const pk_obs_pool *obs)

@@ -13,8 +13,6 @@ typedef void (*pk_observe_progress)(size_t index, size_t n, const char *pool, vo
  * `error`. progress may be NULL. */
 pk_observed *pk_observe_pools(pk_bctx *c, const pk_pool *const *pools, size_t n,
                               pk_observe_progress progress, void *opaque);
-/* The same for every pool of the desired state. */
-pk_observed *pk_observe_desired(pk_bctx *c, const pk_desired *d);
 
 /* Observed state as libvirt XML: the desired definition with live values
  * (capacity/allocation/available; for volumes key = path, physical, format,
