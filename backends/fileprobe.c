@@ -12,6 +12,7 @@
 #include <ctype.h>
 #include <linux/fs.h>
 #include <linux/magic.h>
+#include <pthread.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -47,10 +48,21 @@ pk_probe_opts pk_probe_opts_for(int dirfd)
     return o;
 }
 
-bool pk_selinux_active(void)
+/* Whether SELinux runs is settled at boot: asked once, not on every
+ * observation of a volume just created. */
+static bool selinux_on;
+
+static void selinux_probe(void)
 {
     struct statfs sf;
-    return statfs("/sys/fs/selinux", &sf) == 0 && (unsigned long)sf.f_type == SELINUX_MAGIC;
+    selinux_on = statfs("/sys/fs/selinux", &sf) == 0 && (unsigned long)sf.f_type == SELINUX_MAGIC;
+}
+
+bool pk_selinux_active(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, selinux_probe);
+    return selinux_on;
 }
 
 /* A file that holds no data: raw, with nothing in it to read. Small files
